@@ -1,0 +1,1 @@
+"""The HTTP API: collector, webhooks, profile reads, admin and the ops UI."""

@@ -1,0 +1,1 @@
+"""Benchmarks runnable as `kindred bench ...`; each prints one JSON document."""

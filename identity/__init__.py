@@ -1,0 +1,1 @@
+"""Identity resolution: normalisation, the identity graph, stable profile ids."""

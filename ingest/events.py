@@ -1,0 +1,201 @@
+"""The canonical event envelope, shaped like a Segment spec message.
+
+Every connector turns its vendor's payload into these. Field names on the wire are Segment's
+(camelCase: ``messageId``, ``userId``, ``anonymousId``); Kindred adds ``source``, ``channel``
+and an optional ``recordKey`` (which source record the event is about, when the vendor has its
+own record id, e.g. a CRM contact id). Unknown fields are kept (``extra="allow"``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+EventType = Literal["identify", "track", "page", "screen", "group", "alias"]
+Channel = Literal["web", "email", "crm", "ads", "support"]
+CHANNELS: tuple[str, ...] = ("web", "email", "crm", "ads", "support")
+
+MAX_ID_LENGTH = 200
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Page(_Open):
+    url: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    title: str | None = None
+    search: str | None = None
+
+
+class Campaign(_Open):
+    name: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    term: str | None = None
+    content: str | None = None
+
+
+class ExternalId(_Open):
+    id: str
+    type: str
+    collection: str | None = None
+    encoding: str | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _stringify(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+class Context(_Open):
+    page: Page | None = None
+    campaign: Campaign | None = None
+    ip: str | None = None
+    user_agent: str | None = Field(default=None, alias="userAgent")
+    traits: dict[str, Any] | None = None
+    external_ids: list[ExternalId] | None = Field(default=None, alias="externalIds")
+    group_id: str | None = Field(default=None, alias="groupId")
+
+
+class Event(BaseModel):
+    """One canonical event. Validation errors name the offending field."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: EventType
+    message_id: str = Field(alias="messageId", min_length=1, max_length=MAX_ID_LENGTH)
+    source: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    user_id: str | None = Field(default=None, alias="userId", max_length=MAX_ID_LENGTH)
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=MAX_ID_LENGTH)
+    previous_id: str | None = Field(default=None, alias="previousId", max_length=MAX_ID_LENGTH)
+    group_id: str | None = Field(default=None, alias="groupId", max_length=MAX_ID_LENGTH)
+    record_key: str | None = Field(default=None, alias="recordKey", max_length=500)
+    event: str | None = Field(default=None, max_length=300)
+    name: str | None = Field(default=None, max_length=300)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    context: Context = Field(default_factory=Context)
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    received_at: datetime | None = Field(default=None, alias="receivedAt")
+
+    @field_validator("user_id", "anonymous_id", "previous_id", "group_id", mode="before")
+    @classmethod
+    def _ids_as_strings(cls, v: Any) -> Any:
+        # Segment SDKs send numeric ids as numbers; an empty string means "absent".
+        if isinstance(v, bool):
+            raise ValueError("must be a string, not a boolean")
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, str) and not v.strip():
+            return None
+        return v
+
+    @field_validator("traits", "properties", mode="before")
+    @classmethod
+    def _null_as_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _null_context(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @model_validator(mode="after")
+    def _check_call(self) -> Event:
+        if self.type == "track" and not self.event:
+            raise ValueError("a track call needs `event` (the name of the action)")
+        if self.type == "alias" and not (self.previous_id and self.user_id):
+            raise ValueError("an alias call needs both `previousId` and `userId`")
+        if self.type == "group" and not self.group_id:
+            raise ValueError("a group call needs `groupId`")
+        if self.type != "group" and not (self.user_id or self.anonymous_id or self.record_key):
+            raise ValueError("needs `userId` or `anonymousId`")
+        for name in ("timestamp", "original_timestamp", "sent_at", "received_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                setattr(self, name, value.replace(tzinfo=UTC))
+        return self
+
+    # ----------------------------------------------------------------- derived values
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the event happened: ``timestamp``, else ``originalTimestamp``, else receipt."""
+        return self.timestamp or self.original_timestamp or self.received_at or datetime.now(UTC)
+
+    @property
+    def person_key(self) -> str | None:
+        """The source record this event is about (None for an account-only group call)."""
+        if self.record_key:
+            return self.record_key
+        if self.user_id:
+            return f"user:{self.user_id}"
+        if self.anonymous_id:
+            return f"anon:{self.anonymous_id}"
+        return None
+
+    @property
+    def routing_key(self) -> str:
+        """Kafka key: one person's events go to one partition and keep their order."""
+        return self.user_id or self.anonymous_id or self.record_key or self.group_id or self.message_id
+
+    @property
+    def all_traits(self) -> dict[str, Any]:
+        """Traits at the root win over ``context.traits`` (Segment allows both)."""
+        merged = dict(self.context.traits or {})
+        merged.update(self.traits)
+        return merged
+
+    @property
+    def display_name(self) -> str:
+        if self.type == "track":
+            return self.event or "track"
+        if self.type in ("page", "screen"):
+            label = self.name or (self.context.page.title if self.context.page else None)
+            return f"Viewed {label}" if label else ("Page Viewed" if self.type == "page" else "Screen Viewed")
+        return {"identify": "Identified", "group": "Joined Account", "alias": "Aliased"}[self.type]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class InvalidEvent(ValueError):
+    """A payload that cannot become an Event; ``reason`` names the fields at fault."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "event"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    try:
+        return Event.model_validate(data)
+    except ValidationError as err:
+        raise InvalidEvent(describe_validation_error(err)) from err
+
+
+def event_from_bytes(raw: bytes) -> Event:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidEvent(f"not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise InvalidEvent("an event must be a JSON object")
+    return parse_event(data)

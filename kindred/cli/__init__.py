@@ -1,0 +1,17 @@
+"""The `kindred` command line. Each verb group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from kindred.cli import bench, core, identity, ops
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kindred customer data platform")
+core.register(app)
+ops.register(app)
+app.add_typer(identity.app, name="identity", help="Identity resolution tools")
+app.add_typer(bench.app, name="bench", help="Benchmarks (print JSON)")
+
+
+def main() -> None:
+    app()

