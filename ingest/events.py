@@ -146,7 +146,9 @@ class Event(BaseModel):
     @property
     def routing_key(self) -> str:
         """Kafka key: one person's events go to one partition and keep their order."""
-        return self.user_id or self.anonymous_id or self.record_key or self.group_id or self.message_id
+        return (
+            self.user_id or self.anonymous_id or self.record_key or self.group_id or self.message_id
+        )
 
     @property
     def all_traits(self) -> dict[str, Any]:
@@ -161,7 +163,11 @@ class Event(BaseModel):
             return self.event or "track"
         if self.type in ("page", "screen"):
             label = self.name or (self.context.page.title if self.context.page else None)
-            return f"Viewed {label}" if label else ("Page Viewed" if self.type == "page" else "Screen Viewed")
+            return (
+                f"Viewed {label}"
+                if label
+                else ("Page Viewed" if self.type == "page" else "Screen Viewed")
+            )
         return {"identify": "Identified", "group": "Joined Account", "alias": "Aliased"}[self.type]
 
     def to_bytes(self) -> bytes:

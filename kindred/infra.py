@@ -221,7 +221,9 @@ def start_kafka(settings: Settings) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while not port_open("127.0.0.1", port):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise InfraError(f"the tansu broker did not start; see {settings.data_dir / 'kafka.log'}")
+            raise InfraError(
+                f"the tansu broker did not start; see {settings.data_dir / 'kafka.log'}"
+            )
         time.sleep(0.1)
     return {"kafka_pid": proc.pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
 

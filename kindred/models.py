@@ -102,7 +102,7 @@ class Identifier(Base):
     __tablename__ = "identifiers"
     __table_args__ = (
         UniqueConstraint("record_id", "type", "value"),
-        Index("ix_identifiers_type_value", "type", "value"),
+        Index("ix_identifiers_link_type_value", "link_type", "value"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -110,7 +110,10 @@ class Identifier(Base):
         BigInteger, ForeignKey("source_records.id", ondelete="CASCADE")
     )
     type: Mapped[str] = mapped_column(String(50))
+    # the namespace in which values link: user_id, anonymous_id and alias share "segment_id"
+    link_type: Mapped[str] = mapped_column(String(50))
     value: Mapped[str] = mapped_column(String(500))
+    linking: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     raw_value: Mapped[str | None] = mapped_column(String(500))
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
@@ -280,6 +283,7 @@ class DeadLetter(Base):
     """A copy of what went to the DLQ topic, so operators can list and replay it."""
 
     __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     source: Mapped[str | None] = mapped_column(String(200))

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
             return str(state["kafka_bootstrap"])
         raise RuntimeError(
             f"No Kafka broker: KINDRED_KAFKA_BOOTSTRAP is unset and no embedded broker is "
-            f"running under {self.data_dir}. Run `kindred infra up` (or set KINDRED_KAFKA_BOOTSTRAP)."
+            f"running under {self.data_dir}. "
+            "Run `kindred infra up` (or set KINDRED_KAFKA_BOOTSTRAP)."
         )
 
 

@@ -1,9 +1,219 @@
-"""Operational verbs (serve, worker, keys, sources, import, resolve, demo)."""
+"""Operational verbs: serve, worker, keys, sources, import, resolve."""
 
 from __future__ import annotations
 
+import json
+import logging
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from kindred.db import get_engine, unit_of_work
+from kindred.settings import get_settings
+
+err = Console(stderr=True)
+keys_app = typer.Typer(no_args_is_help=True, help="API keys for the read/admin API")
+sources_app = typer.Typer(no_args_is_help=True, help="Sources (connector instances)")
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def serve(
+    host: str = typer.Option(None, help="default: KINDRED_API_HOST"),
+    port: int = typer.Option(None, help="default: KINDRED_API_PORT"),
+) -> None:
+    """Serve the HTTP API (collector, webhooks, profiles, UI)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+    )
+
+
+def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles")) -> None:
+    """Run one worker until SIGTERM/Ctrl-C (finishes the current batch first)."""
+    _logging()
+    from kindred.runtime import identity_config, ingest_config
+
+    settings = get_settings()
+    engine = get_engine()
+    if kind == "ingest":
+        from ingest.worker import IngestWorker
+
+        w = IngestWorker(ingest_config(settings), engine)
+        w.install_signal_handlers()
+        stats = w.run()
+        err.print(f"ingest worker stopped: {stats}")
+    elif kind == "identity":
+        from identity.worker import IdentityWorker
+
+        iw = IdentityWorker(identity_config(settings), engine)
+        iw.install_signal_handlers()
+        iw.run()
+    elif kind == "profiles":
+        from profiles.worker import ProfilesWorker
+
+        pw = ProfilesWorker(engine)
+        pw.install_signal_handlers()
+        pw.run()
+    else:
+        raise typer.BadParameter("worker must be one of: ingest, identity, profiles")
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: list[str] = typer.Option(["read"], "--scope", help="read | write | admin (repeatable)"),
+    name: str = typer.Option("cli", help="a label for the key"),
+) -> None:
+    """Create an API key; prints it once (only its hash is stored)."""
+    from kindred.security import create_api_key
+
+    with unit_of_work() as session:
+        try:
+            key, secret = create_api_key(session, name=name, scopes=scope)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from e
+        typer.echo(json.dumps({"name": key.name, "scopes": key.scopes, "api_key": secret}))
+
+
+@sources_app.command("create")
+def sources_create(
+    connector: str = typer.Option(..., help="connector name (see `kindred connectors list`)"),
+    name: str = typer.Option(..., help="a unique source name"),
+    default_region: str = typer.Option("US", help="phone region for numbers without +country"),
+) -> None:
+    """Create a source; prints its write key and webhook URL."""
+    from connectors.base import ConnectorError, get_connector
+    from ingest.sources import create_source
+
+    try:
+        impl = get_connector(connector)
+    except ConnectorError as e:
+        raise typer.BadParameter(e.message) from e
+    settings = get_settings()
+    with unit_of_work() as session:
+        _, key = create_source(
+            session, name=name, connector=impl.name, config={"default_region": default_region}
+        )
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    typer.echo(
+        json.dumps(
+            {
+                "source": name,
+                "connector": impl.name,
+                "write_key": key,
+                "webhook_url": f"{base}/v1/webhooks/{impl.name}/{name}?key={key}",
+                "collector_url": f"{base}/v1/batch" if impl.name == "web" else None,
+            }
+        )
+    )
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """List sources with their accepted/rejected counters."""
+    from ingest.sources import list_sources
+
+    with unit_of_work() as session:
+        rows = [
+            {
+                "source": s.name,
+                "connector": s.connector,
+                "accepted": s.accepted_count,
+                "rejected": s.rejected_count,
+            }
+            for s in list_sources(session)
+        ]
+    typer.echo(json.dumps(rows, indent=2))
+
+
+def import_file(
+    connector: str = typer.Argument(..., help="connector that reads the file, e.g. crm"),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    source: str = typer.Option(..., "--source", help="the source the rows belong to"),
+    kind: str = typer.Option(None, help="contacts | companies (default: detected from header)"),
+) -> None:
+    """Import a file through a connector into Kafka; rejected rows are listed by line."""
+    from connectors.base import ConnectorError, get_connector
+    from ingest.collect import record_rejections
+    from ingest.producer import EventPublisher
+    from ingest.sources import source_by_name
+
+    settings = get_settings()
+    impl = get_connector(connector)
+    with unit_of_work() as session:
+        row = source_by_name(session, name=source)
+        config = dict(row.config or {})
+    if kind:
+        config["kind"] = kind
+    publisher = EventPublisher(
+        settings.resolved_kafka_bootstrap(),
+        settings.events_topic,
+        partitions=settings.topic_partitions,
+    )
+    accepted = 0
+    rejected = []
+    try:
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task(f"importing {file.name}", total=None)
+            for result in impl.parse_file(file, source=source, config=config):
+                publisher.publish(result.events)
+                accepted += len(result.events)
+                rejected.extend(result.rejected)
+                progress.update(task, advance=len(result.events) + len(result.rejected))
+    except ConnectorError as e:
+        err.print(f"[red]{file}: {e.message}[/red]")
+        raise typer.Exit(2) from e
+    finally:
+        publisher.close()
+    with unit_of_work() as session:
+        record_rejections(session, source=source, rejected=rejected)
+    for r in rejected[:50]:
+        err.print(f"[yellow]{file}:{r.index}: {r.reason}[/yellow]")
+    typer.echo(json.dumps({"file": str(file), "accepted": accepted, "rejected": len(rejected)}))
+
+
+def resolve(
+    full: bool = typer.Option(False, "--full", help="re-resolve every source record"),
+) -> None:
+    """Resolve identities now (``--full``: every record, keeping profile ids stable)."""
+    from sqlalchemy import update
+
+    from identity.service import resolve_dirty
+    from kindred.models import SourceRecord
+
+    if full:
+        with unit_of_work() as session:
+            session.execute(update(SourceRecord).values(dirty=True))
+    total = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("resolving", total=None)
+        while True:
+            with unit_of_work() as session:
+                result = resolve_dirty(session, limit=5000)
+            if result.records == 0:
+                break
+            total += result.records
+            progress.update(task, advance=result.records)
+    typer.echo(json.dumps({"resolved_records": total}))
 
 
 def register(app: typer.Typer) -> None:
-    """Filled in as the verbs are built."""
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(sources_app, name="sources")
+    app.command("import")(import_file)
+    app.command("resolve")(resolve)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:17:44.127120
+Create Date: 2026-11-23 06:20:45.441894
 """
 
 from collections.abc import Sequence
@@ -50,7 +50,8 @@ def upgrade() -> None:
     sa.Column('offset', sa.BigInteger(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('replayed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letters')),
+    sa.UniqueConstraint('topic', 'partition', 'offset', name=op.f('uq_dead_letters_topic_partition_offset'))
     )
     op.create_table('identity_changes',
     sa.Column('id', sa.BigInteger(), nullable=False),

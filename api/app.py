@@ -1,0 +1,47 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api import collector, errors, health, profiles, webhooks
+from api.deps import AppState
+from ingest.producer import EventPublisher
+from kindred import __version__
+from kindred.db import make_engine, session_factory
+from kindred.settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    publisher: EventPublisher | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+    publisher = publisher or EventPublisher(
+        settings.resolved_kafka_bootstrap(),
+        settings.events_topic,
+        partitions=settings.topic_partitions,
+    )
+    app = FastAPI(
+        title="Kindred",
+        version=__version__,
+        description="Customer data platform with explainable identity resolution.",
+    )
+    app.state.kindred = AppState(
+        engine=engine, sessions=session_factory(engine), publisher=publisher
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(collector.router)
+    app.include_router(webhooks.router)
+    app.include_router(profiles.router)
+
+    @app.on_event("shutdown")
+    def _close() -> None:
+        publisher.close()
+
+    return app

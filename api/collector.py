@@ -1,0 +1,133 @@
+"""Segment-compatible HTTP Tracking API: /v1/batch, /v1/identify, /v1/track, ...
+
+The write key comes as the HTTP Basic username (or ``writeKey`` in the body). The answer is
+exactly HTTP 200 ``{"success": true}`` once the events are acknowledged by Kafka.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import time
+import zlib
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AppState, get_session, state
+from connectors.base import get_connector
+from connectors.web import write_key_from_body
+from ingest.collect import accept_payload
+from ingest.sources import SourceInfo, source_by_write_key
+from kindred.errors import BadRequest, PayloadTooLarge, Unauthorized
+
+router = APIRouter(prefix="/v1", tags=["collector"])
+
+MAX_BODY = 500 * 1024  # Segment: 500 KB per batch
+MAX_COMPRESSED = 2 * 1024 * 1024
+_key_cache: dict[str, tuple[float, SourceInfo]] = {}
+KEY_TTL = 30.0
+
+
+async def read_body(request: Request) -> bytes:
+    raw = await request.body()
+    encoding = request.headers.get("content-encoding", "").lower().strip()
+    if encoding in ("gzip", "x-gzip"):
+        if len(raw) > MAX_COMPRESSED:
+            raise PayloadTooLarge("compressed body exceeds 2 MB")
+        try:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = decompressor.decompress(raw, MAX_BODY + 1)
+        except (zlib.error, gzip.BadGzipFile) as err:
+            raise BadRequest(f"body is not valid gzip: {err}") from err
+    elif encoding in ("", "identity"):
+        body = raw
+    else:
+        raise BadRequest(f"unsupported Content-Encoding {encoding!r}; send gzip or none")
+    if len(body) > MAX_BODY:
+        raise PayloadTooLarge("body exceeds 500 KB (Segment's batch limit); send smaller batches")
+    return body
+
+
+def basic_username(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user = decoded.partition(":")[0]
+    return user or None
+
+
+def resolve_source(session: Session, write_key: str | None) -> SourceInfo:
+    if not write_key:
+        raise Unauthorized("missing write key: send it as the HTTP Basic username or `writeKey`")
+    hit = _key_cache.get(write_key)
+    now = time.monotonic()
+    if hit and now - hit[0] < KEY_TTL:
+        return hit[1]
+    info = source_by_write_key(session, write_key=write_key)
+    if info is None:
+        raise Unauthorized("unknown write key")
+    _key_cache[write_key] = (now, info)
+    return info
+
+
+async def _collect(
+    request: Request, session: Session, app: AppState, call_type: str | None
+) -> JSONResponse:
+    body = await read_body(request)
+    write_key = basic_username(request) or write_key_from_body(body)
+    source = await run_in_threadpool(resolve_source, session, write_key)
+    result = await run_in_threadpool(
+        accept_payload,
+        session,
+        app.publisher,
+        connector=get_connector("web"),
+        source=source.name,
+        body=body,
+        content_type=request.headers.get("content-type"),
+        config=source.config,
+        call_type=call_type,
+    )
+    if call_type is not None and result.rejected and not result.accepted:
+        await run_in_threadpool(session.commit)
+        raise BadRequest(result.rejected[0].reason)
+    content: dict[str, object] = {"success": True}
+    if result.rejected:
+        content["rejected"] = result.rejections_json()
+    return JSONResponse(content, status_code=200)
+
+
+def _endpoint(call_type: str | None):  # type: ignore[no-untyped-def]
+    async def handler(
+        request: Request,
+        session: Session = Depends(get_session),
+        app: AppState = Depends(state),
+    ) -> JSONResponse:
+        return await _collect(request, session, app, call_type)
+
+    return handler
+
+
+for _path, _type in (
+    ("batch", None),
+    ("identify", "identify"),
+    ("track", "track"),
+    ("page", "page"),
+    ("screen", "screen"),
+    ("group", "group"),
+    ("alias", "alias"),
+):
+    router.add_api_route(
+        f"/{_path}",
+        _endpoint(_type),
+        methods=["POST"],
+        name=f"collect_{_path}",
+        summary=f"Segment-compatible {_path} call",
+    )

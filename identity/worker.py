@@ -1,0 +1,84 @@
+"""The identity worker: resolves dirty source records continuously, in micro-batches.
+
+Each pass is one transaction (``resolve_dirty`` takes an advisory lock, so several workers or
+a batch run never write the graph at the same time). Merges are published to the
+``kindred.identity.changes`` topic after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from kafka import KafkaProducer
+from sqlalchemy import Engine
+
+from identity.service import ResolveResult, resolve_dirty
+from kindred.db import unit_of_work
+from kindred.kafka import ensure_topics, make_producer, send_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    batch_size: int = 5000
+    idle_sleep: float = 0.05
+    changes_topic: str | None = None
+    bootstrap: str | None = None
+
+
+class IdentityWorker:
+    def __init__(self, config: IdentityConfig, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self._stop = threading.Event()
+        self._producer: KafkaProducer | None = None
+        self.resolved = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run_once(self) -> ResolveResult:
+        with unit_of_work(self.engine) as session:
+            result = resolve_dirty(session, limit=self.config.batch_size)
+        self.resolved += result.records
+        if result.changes:
+            self._publish(result)
+        return result
+
+    def _publish(self, result: ResolveResult) -> None:
+        cfg = self.config
+        if not (cfg.bootstrap and cfg.changes_topic):
+            return
+        try:
+            if self._producer is None:
+                ensure_topics(cfg.bootstrap, [cfg.changes_topic])
+                self._producer = make_producer(cfg.bootstrap)
+            send_all(
+                self._producer,
+                cfg.changes_topic,
+                [(c["survivor"].encode(), json.dumps(c).encode()) for c in result.changes],
+            )
+        except Exception:  # the table keeps the history; the topic is a convenience feed
+            log.exception("could not publish identity changes")
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            result = self.run_once()
+            if result.records == 0:
+                time.sleep(self.config.idle_sleep)
+        if self._producer is not None:
+            self._producer.close(timeout=5)

@@ -1,0 +1,348 @@
+"""Persist canonical events idempotently: events, source records, touchpoints, accounts.
+
+Everything is keyed so that a replay changes nothing: events by ``(source, message_id)``;
+source records by ``(source, record_key)``, and only *new* events update records. The caller
+owns the transaction (this module flushes, never commits).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy import bindparam, func, select, tuple_, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from ingest.events import Event
+from kindred.models import Account, AccountKey, SourceRecord, Touchpoint
+from kindred.models import Event as EventRow
+from kindred.models import Source as SourceRow
+
+#: trait names (after lower-casing and removing separators) that carry an identifier
+IDENTIFIER_TRAITS = {
+    "email": "email",
+    "emailaddress": "email",
+    "mail": "email",
+    "phone": "phone",
+    "phonenumber": "phone",
+    "mobile": "phone",
+    "mobilephone": "phone",
+    "mobilephonenumber": "phone",
+}
+UTM_FIELDS = {
+    "utm_source": "source",
+    "utm_medium": "medium",
+    "utm_campaign": "name",
+    "utm_term": "term",
+    "utm_content": "content",
+}
+CLICK_IDS = ("gclid", "fbclid", "yclid", "msclkid", "gbraid", "wbraid", "ttclid", "li_fat_id")
+
+
+@dataclass
+class PersistResult:
+    inserted: int = 0
+    duplicates: int = 0
+    records_touched: int = 0
+    inserted_ids: list[int] = field(default_factory=list)
+
+
+def _trait_key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def identifiers_of(event: Event) -> dict[str, list[str]]:
+    """Raw identifiers an event carries, by type (normalisation happens in ``identity``)."""
+    found: dict[str, list[str]] = defaultdict(list)
+
+    def add(kind: str, value: Any) -> None:
+        if value is None or isinstance(value, dict | list | bool):
+            return
+        text = str(value).strip()
+        if text and text not in found[kind]:
+            found[kind].append(text)
+
+    add("user_id", event.user_id)
+    add("anonymous_id", event.anonymous_id)
+    if event.type == "alias":
+        add("alias", event.previous_id)
+    for name, value in event.all_traits.items():
+        kind = IDENTIFIER_TRAITS.get(_trait_key(name))
+        if kind:
+            add(kind, value)
+    for ext in event.context.external_ids or []:
+        add(ext.type, ext.id)
+    campaign = campaign_of(event)
+    for click_id, value in (campaign.get("click_ids") or {}).items():
+        add(click_id, value)
+    return dict(found)
+
+
+def campaign_of(event: Event) -> dict[str, Any]:
+    """Attribution: ``context.campaign`` plus UTM and click ids parsed from the page URL."""
+    campaign: dict[str, Any] = {}
+    if event.context.campaign is not None:
+        campaign = {k: v for k, v in event.context.campaign.model_dump().items() if v is not None}
+    url = event.context.page.url if event.context.page else None
+    url = url or (
+        event.properties.get("url") if isinstance(event.properties.get("url"), str) else None
+    )
+    if url:
+        try:
+            query = dict(parse_qsl(urlsplit(url).query))
+        except ValueError:
+            query = {}
+        for param, key in UTM_FIELDS.items():
+            if param in query and key not in campaign:
+                campaign[key] = query[param]
+        clicks = dict(campaign.get("click_ids") or {})
+        for click_id in CLICK_IDS:
+            if click_id in query and click_id not in clicks:
+                clicks[click_id] = query[click_id]
+        if clicks:
+            campaign["click_ids"] = clicks
+    if event.context.page and event.context.page.referrer:
+        campaign.setdefault("referrer", event.context.page.referrer)
+    return campaign
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat()
+
+
+def _merge_record(current: dict[str, Any] | None, events: Sequence[Event]) -> dict[str, Any]:
+    """Fold new events into a record: per-trait latest value wins (by event time)."""
+    traits: dict[str, Any] = dict(current["traits"]) if current else {}
+    meta: dict[str, Any] = dict(current["trait_meta"]) if current else {}
+    ext: dict[str, list[str]] = {
+        k: list(v) for k, v in (current["external_ids"] if current else {}).items()
+    }
+    first_seen: datetime | None = current["first_seen"] if current else None
+    last_seen: datetime | None = current["last_seen"] if current else None
+    account_key: str | None = current["account_key"] if current else None
+    account_at: str = str(meta.get("__account__", {}).get("at", "")) if current else ""
+    for ev in sorted(events, key=lambda e: e.occurred_at):
+        at = ev.occurred_at
+        stamp = _iso(at)
+        first_seen = at if first_seen is None or at < first_seen else first_seen
+        last_seen = at if last_seen is None or at > last_seen else last_seen
+        if ev.type != "group":
+            for name, value in ev.all_traits.items():
+                if value is None or value == "" or value == {} or value == []:
+                    continue
+                seen = meta.get(name, {}).get("at", "")
+                if stamp >= seen:
+                    traits[name] = value
+                    meta[name] = {"at": stamp, "event": ev.message_id}
+        for kind, values in identifiers_of(ev).items():
+            bucket = ext.setdefault(kind, [])
+            for v in values:
+                if v not in bucket:
+                    bucket.append(v)
+        group = ev.group_id if ev.type == "group" else ev.context.group_id
+        if group and stamp >= account_at:
+            account_key, account_at = group, stamp
+            meta["__account__"] = {"at": stamp, "event": ev.message_id}
+    return {
+        "traits": traits,
+        "trait_meta": meta,
+        "external_ids": ext,
+        "first_seen": first_seen,
+        "last_seen": last_seen,
+        "account_key": account_key,
+    }
+
+
+def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
+    """Write a batch of events idempotently (set-based: a handful of statements per batch)."""
+    unique: dict[tuple[str, str], Event] = {}
+    for ev in events:
+        unique.setdefault((ev.source, ev.message_id), ev)
+    result = PersistResult()
+    if not unique:
+        return result
+
+    # 1. events: the unique constraint decides which are new.
+    rows = [
+        {
+            "source": ev.source,
+            "message_id": ev.message_id,
+            "type": ev.type,
+            "event": ev.event if ev.type == "track" else (ev.name or None),
+            "channel": ev.channel,
+            "occurred_at": ev.occurred_at,
+            "payload": ev.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        for ev in unique.values()
+    ]
+    stmt = (
+        pg_insert(EventRow)
+        .on_conflict_do_nothing(index_elements=["source", "message_id"])
+        .returning(EventRow.id, EventRow.source, EventRow.message_id)
+    )
+    inserted = session.execute(stmt, rows).all()
+    new_ids = {(r.source, r.message_id): r.id for r in inserted}
+    result.inserted = len(new_ids)
+    result.duplicates = len(unique) - len(new_ids)
+    result.inserted_ids = list(new_ids.values())
+    if not new_ids:
+        return result
+    new_events = [ev for key, ev in unique.items() if key in new_ids]
+
+    # 2. accounts from group calls (account traits live on the account, not the person).
+    _upsert_accounts(session, [ev for ev in new_events if ev.type == "group"])
+
+    # 3. source records: lock the existing ones, merge in Python, upsert in one statement.
+    by_record: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for ev in new_events:
+        person = ev.person_key
+        if person is not None:
+            by_record[(ev.source, person)].append(ev)
+    record_ids: dict[tuple[str, str], int] = {}
+    if by_record:
+        existing = {
+            (r.source, r.record_key): {
+                "traits": r.traits,
+                "trait_meta": r.trait_meta,
+                "external_ids": r.external_ids,
+                "first_seen": r.first_seen,
+                "last_seen": r.last_seen,
+                "account_key": r.account_key,
+            }
+            for r in session.execute(
+                select(SourceRecord)
+                .where(tuple_(SourceRecord.source, SourceRecord.record_key).in_(list(by_record)))
+                .order_by(SourceRecord.source, SourceRecord.record_key)
+                .with_for_update()
+            ).scalars()
+        }
+        upserts = []
+        for (source, record_key), evs in sorted(by_record.items()):
+            merged = _merge_record(existing.get((source, record_key)), evs)
+            upserts.append(
+                {"source": source, "record_key": record_key, "channel": evs[0].channel, **merged}
+            )
+        ins = pg_insert(SourceRecord)
+        upsert = ins.on_conflict_do_update(
+            index_elements=["source", "record_key"],
+            set_={
+                "traits": ins.excluded.traits,
+                "trait_meta": ins.excluded.trait_meta,
+                "external_ids": ins.excluded.external_ids,
+                "first_seen": ins.excluded.first_seen,
+                "last_seen": ins.excluded.last_seen,
+                "account_key": ins.excluded.account_key,
+                "dirty": True,
+                "updated_at": func.now(),
+            },
+        ).returning(SourceRecord.id, SourceRecord.source, SourceRecord.record_key)
+        for r in session.execute(upsert, upserts).all():
+            record_ids[(r.source, r.record_key)] = r.id
+        result.records_touched = len(record_ids)
+
+    # 4. link events to records, and one touchpoint per new person event.
+    links = []
+    touchpoints = []
+    for key, ev in unique.items():
+        if key not in new_ids or ev.person_key is None:
+            continue
+        record_id = record_ids[(ev.source, ev.person_key)]
+        links.append({"b_id": new_ids[key], "b_record": record_id})
+        touchpoints.append(
+            {
+                "event_id": new_ids[key],
+                "record_id": record_id,
+                "occurred_at": ev.occurred_at,
+                "channel": ev.channel,
+                "type": ev.type,
+                "name": ev.display_name[:300],
+                "source": ev.source,
+                "campaign": campaign_of(ev),
+                "properties": ev.properties,
+            }
+        )
+    if links:
+        session.connection().execute(
+            update(EventRow.__table__)  # type: ignore[arg-type]
+            .where(EventRow.__table__.c.id == bindparam("b_id"))
+            .values(record_id=bindparam("b_record")),
+            links,
+        )
+        session.execute(pg_insert(Touchpoint).on_conflict_do_nothing(), touchpoints)
+
+    # 5. per-source counters, one statement per source.
+    per_source: dict[str, int] = defaultdict(int)
+    for source, _ in new_ids:
+        per_source[source] += 1
+    for source, count in per_source.items():
+        session.execute(
+            update(SourceRow)
+            .where(SourceRow.name == source)
+            .values(accepted_count=SourceRow.accepted_count + count)
+        )
+    session.flush()
+    return result
+
+
+ACCOUNT_COLUMNS = {"name": "name", "domain": "domain", "website": "domain"}
+
+
+def _domain_of(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().lower()
+    if "://" not in text:
+        text = "//" + text
+    host = urlsplit(text).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
+    """Create or update accounts from group calls, keyed by group id."""
+    if not groups:
+        return
+    latest: dict[str, Event] = {}
+    traits_by_key: dict[str, dict[str, Any]] = defaultdict(dict)
+    for ev in sorted(groups, key=lambda e: e.occurred_at):
+        assert ev.group_id is not None
+        latest[ev.group_id] = ev
+        traits_by_key[ev.group_id].update({k: v for k, v in ev.traits.items() if v is not None})
+    keys = list(latest)
+    known = dict(
+        session.execute(
+            select(AccountKey.key, AccountKey.account_id).where(AccountKey.key.in_(keys))
+        ).tuples()
+    )
+    for key in keys:
+        traits = traits_by_key[key]
+        name = traits.get("name") if isinstance(traits.get("name"), str) else None
+        domain = _domain_of(traits.get("domain") or traits.get("website"))
+        account_id = known.get(key)
+        if account_id is None:
+            account_id = uuid.uuid4()
+            session.execute(
+                pg_insert(Account).values(id=account_id, name=name, domain=domain, traits=traits)
+            )
+            session.execute(
+                pg_insert(AccountKey)
+                .values(key=key, account_id=account_id)
+                .on_conflict_do_nothing()
+            )
+        else:
+            session.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(
+                    traits=Account.traits.op("||")(type_coerce(traits, JSONB)),
+                    name=func.coalesce(name, Account.name),
+                    domain=func.coalesce(domain, Account.domain),
+                    updated_at=func.now(),
+                )
+            )

@@ -1,0 +1,65 @@
+"""Run the workers in threads of one process (demo, benchmarks, tests), and stop them cleanly."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from identity.worker import IdentityConfig, IdentityWorker
+from ingest.worker import IngestConfig, IngestWorker
+from kindred.settings import Settings
+from profiles.worker import ProfilesWorker
+
+
+@dataclass
+class Workers:
+    ingest: IngestWorker
+    identity: IdentityWorker
+    profiles: ProfilesWorker
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> Workers:
+        for name, target in (
+            ("ingest", self.ingest.run),
+            ("identity", self.identity.run),
+            ("profiles", self.profiles.run),
+        ):
+            thread = threading.Thread(target=target, name=f"kindred-{name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.ingest.stop()
+        self.identity.stop()
+        self.profiles.stop()
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def ingest_config(settings: Settings, *, group_id: str = "kindred-ingest") -> IngestConfig:
+    return IngestConfig(
+        bootstrap=settings.resolved_kafka_bootstrap(),
+        topic=settings.events_topic,
+        dlq_topic=settings.dlq_topic,
+        group_id=group_id,
+    )
+
+
+def identity_config(settings: Settings) -> IdentityConfig:
+    return IdentityConfig(
+        bootstrap=settings.resolved_kafka_bootstrap(),
+        changes_topic=settings.identity_changes_topic,
+    )
+
+
+def build_workers(
+    settings: Settings, engine: Engine, *, group_id: str = "kindred-ingest"
+) -> Workers:
+    return Workers(
+        ingest=IngestWorker(ingest_config(settings, group_id=group_id), engine),
+        identity=IdentityWorker(identity_config(settings), engine),
+        profiles=ProfilesWorker(engine),
+    )
