@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:20:45.441894
+Create Date: 2026-11-23 06:23:36.325211
 """
 
 from collections.abc import Sequence
@@ -141,14 +141,16 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('record_id', sa.BigInteger(), nullable=False),
     sa.Column('type', sa.String(length=50), nullable=False),
+    sa.Column('link_type', sa.String(length=50), nullable=False),
     sa.Column('value', sa.String(length=500), nullable=False),
+    sa.Column('linking', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('raw_value', sa.String(length=500), nullable=True),
     sa.Column('first_seen', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.ForeignKeyConstraint(['record_id'], ['source_records.id'], name=op.f('fk_identifiers_record_id_source_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identifiers')),
     sa.UniqueConstraint('record_id', 'type', 'value', name=op.f('uq_identifiers_record_id_type_value'))
     )
-    op.create_index('ix_identifiers_type_value', 'identifiers', ['type', 'value'], unique=False)
+    op.create_index('ix_identifiers_link_type_value', 'identifiers', ['link_type', 'value'], unique=False)
     op.create_table('profiles',
     sa.Column('id', sa.UUID(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -229,7 +231,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_profiles_merged_into'), table_name='profiles')
     op.drop_index(op.f('ix_profiles_account_id'), table_name='profiles')
     op.drop_table('profiles')
-    op.drop_index('ix_identifiers_type_value', table_name='identifiers')
+    op.drop_index('ix_identifiers_link_type_value', table_name='identifiers')
     op.drop_table('identifiers')
     op.drop_index(op.f('ix_events_record_id'), table_name='events')
     op.drop_table('events')
