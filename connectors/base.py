@@ -75,9 +75,7 @@ class Connector:
     #: accepts files through `kindred import {name} FILE`
     files: ClassVar[bool] = False
 
-    def verify(
-        self, *, headers: Mapping[str, str], body: bytes, config: Mapping[str, Any]
-    ) -> None:
+    def verify(self, *, headers: Mapping[str, str], body: bytes, config: Mapping[str, Any]) -> None:
         """Check a vendor signature; raise ConnectorError(status_code=401) when it fails.
         The default accepts (the source's key in the URL already authenticated the caller)."""
 
@@ -89,7 +87,9 @@ class Connector:
         content_type: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
-        raise ConnectorError(f"connector {self.name!r} does not accept HTTP payloads", status_code=404)
+        raise ConnectorError(
+            f"connector {self.name!r} does not accept HTTP payloads", status_code=404
+        )
 
     def parse_file(
         self,
@@ -116,7 +116,7 @@ def stable_message_id(*parts: Any) -> str:
 def load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ConnectorError(f"body is not valid JSON: {err}", code="invalid_json") from err
 
 
@@ -129,7 +129,9 @@ def _builtin() -> dict[str, type[Connector]]:
     from connectors.email import SendGridConnector
     from connectors.web import WebConnector
 
-    return {c.name: c for c in (WebConnector, SendGridConnector, CrmCsvConnector, LeadFormConnector)}
+    return {
+        c.name: c for c in (WebConnector, SendGridConnector, CrmCsvConnector, LeadFormConnector)
+    }
 
 
 #: family names accepted as aliases of the first-cut connectors
@@ -153,6 +155,7 @@ def get_connector(name: str) -> Connector:
     key = ALIASES.get(name, name)
     if key not in registry:
         known = ", ".join(sorted(registry))
-        raise ConnectorError(f"unknown connector {name!r}; known: {known}", status_code=404,
-                             code="unknown_connector")
+        raise ConnectorError(
+            f"unknown connector {name!r}; known: {known}", status_code=404, code="unknown_connector"
+        )
     return registry[key]()

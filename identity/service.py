@@ -203,7 +203,9 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
             select(RecordLink.record_id, RecordLink.profile_id).where(
                 RecordLink.record_id.in_(neighbour_ids | set(batch_ids))
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     uf = _UnionFind()
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -231,7 +233,9 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     created = dict(
         session.execute(
             select(Profile.id, Profile.created_at).where(Profile.id.in_(existing_profiles))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     links: list[dict[str, Any]] = []
     for nodes in components.values():

@@ -76,8 +76,16 @@ class IdentityWorker:
             log.exception("could not publish identity changes")
 
     def run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
-            result = self.run_once()
+            try:
+                result = self.run_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("identity pass failed (attempt %d); retrying", failures)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
             if result.records == 0:
                 time.sleep(self.config.idle_sleep)
         if self._producer is not None:

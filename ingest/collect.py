@@ -36,7 +36,9 @@ def record_rejections(session: Session, *, source: str, rejected: list[Rejection
         payload = r.raw if isinstance(r.raw, str) else json.dumps(r.raw, default=str)
         session.add(
             DeadLetter(
-                source=source, reason=f"item {r.index}: {r.reason}", payload=payload[:100_000]
+                source=source,
+                reason=f"item {r.index}: {r.reason}".replace("\x00", "\\x00"),
+                payload=payload[:100_000].replace("\x00", "\\x00"),
             )
         )
     session.execute(

@@ -200,7 +200,7 @@ def parse_event(data: dict[str, Any]) -> Event:
 def event_from_bytes(raw: bytes) -> Event:
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidEvent(f"not JSON: {err}") from err
     if not isinstance(data, dict):
         raise InvalidEvent("an event must be a JSON object")

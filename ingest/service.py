@@ -318,7 +318,9 @@ def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
     known = dict(
         session.execute(
             select(AccountKey.key, AccountKey.account_id).where(AccountKey.key.in_(keys))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     for key in keys:
         traits = traits_by_key[key]

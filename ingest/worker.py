@@ -117,8 +117,10 @@ def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
             [
                 {
                     "source": d.source,
-                    "reason": d.reason,
-                    "payload": d.raw.decode("utf-8", errors="replace"),
+                    "reason": d.reason.replace("\x00", "\\x00"),
+                    "payload": d.raw.decode("utf-8", errors="backslashreplace").replace(
+                        "\x00", "\\x00"
+                    ),
                     "topic": d.topic,
                     "partition": d.partition,
                     "offset": d.offset,
@@ -188,18 +190,37 @@ class IngestWorker:
         ensure_topics(cfg.bootstrap, [cfg.topic, cfg.dlq_topic])
         self._consumer = make_consumer(cfg.bootstrap, group_id=cfg.group_id, topics=[cfg.topic])
         self._producer = make_producer(cfg.bootstrap)
+        failures = 0
         try:
             while not self._stop.is_set():
                 polled = self._consumer.poll(
                     timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_records
                 )
                 messages = [m for batch in polled.values() for m in batch]
-                if messages:
+                if not messages:
+                    continue
+                try:
                     self.handle(messages)
+                    failures = 0
+                except Exception:
+                    # Nothing was committed: rewind to the batch start and try again later.
+                    failures += 1
+                    log.exception("ingest batch failed (attempt %d); will retry", failures)
+                    self._rewind(messages)
+                    self._stop.wait(min(30.0, 0.5 * 2**failures))
         finally:
             self._consumer.close(autocommit=False)
             self._producer.close(timeout=5)
         return self.stats
+
+    def _rewind(self, messages: Sequence[Any]) -> None:
+        assert self._consumer is not None
+        first: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(m.topic, m.partition)
+            first[tp] = min(first.get(tp, m.offset), m.offset)
+        for tp, offset in first.items():
+            self._consumer.seek(tp, offset)
 
     def handle(self, messages: Sequence[Any]) -> None:
         assert self._consumer is not None and self._producer is not None

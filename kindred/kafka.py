@@ -14,7 +14,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,10 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int = 4)
     """Create topics that do not exist yet (harmless when they do)."""
     wanted = list(topics)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    except NoBrokersAvailable as err:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=10000, bootstrap_timeout_ms=5000
+        )
+    except KafkaError as err:
         raise BrokerUnavailable(f"no Kafka broker at {bootstrap}: {err}") from err
     try:
         existing = set(admin.list_topics())
@@ -56,12 +58,13 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         "max_request_size": 2 * 1024 * 1024,
         "request_timeout_ms": 10000,
         "max_block_ms": 10000,
+        "bootstrap_timeout_ms": 5000,
         "max_in_flight_requests_per_connection": 1,  # keeps per-key order across retries
     }
     config.update(overrides)
     try:
         return KafkaProducer(**config)
-    except NoBrokersAvailable as err:
+    except KafkaError as err:
         raise BrokerUnavailable(f"no Kafka broker at {bootstrap}: {err}") from err
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
-import uuid
 import threading
 import time
+import uuid
 from types import FrameType
 
 from sqlalchemy import Engine, select, update
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from kindred.db import unit_of_work
 from kindred.models import Profile, RecordLink, SourceRecord
 from profiles.service import golden_record
+
+log = logging.getLogger(__name__)
 
 
 def refresh_stale(session: Session, *, limit: int = 1000) -> int:
@@ -60,8 +63,16 @@ class ProfilesWorker:
         signal.signal(signal.SIGINT, handler)
 
     def run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
-            with unit_of_work(self.engine) as session:
-                done = refresh_stale(session)
+            try:
+                with unit_of_work(self.engine) as session:
+                    done = refresh_stale(session)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("profile refresh failed (attempt %d); retrying", failures)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
             if not done:
                 time.sleep(self.idle_sleep)

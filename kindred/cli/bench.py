@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("identity")
+def identity(
+    dataset: str = typer.Option(
+        "febrl3", "--dataset", help="febrl3 | febrl4 | synthetic", case_sensitive=False
+    ),
+    size: int = typer.Option(100_000, "--size", help="records (synthetic only)", min=10),
+    seed: int = typer.Option(7, "--seed", help="generator seed (synthetic only)"),
+    baseline: bool = typer.Option(
+        True, "--baseline/--no-baseline", help="also run bare Splink on the same data"
+    ),
+) -> None:
+    """Kindred's resolver vs bare Splink: precision/recall/F1, time and memory, as JSON."""
+    from bench.identity import bench_identity_json
+
+    name = dataset.lower()
+    if name not in ("febrl3", "febrl4", "synthetic"):
+        typer.echo(f"unknown --dataset {dataset!r}: use febrl3, febrl4 or synthetic", err=True)
+        raise typer.Exit(2)
+    doc = bench_identity_json(name, size=size, seed=seed, baseline=baseline)
+    typer.echo(json.dumps(doc, indent=2))

@@ -1,0 +1,190 @@
+"""Email connector: the SendGrid Event Webhook.
+
+SendGrid POSTs a JSON array of delivery and engagement events. Each becomes a ``track`` event
+named after Segment's email spec ("Email Delivered", "Email Opened", ...), keyed to the
+recipient by ``recordKey = "email:<lower-cased address>"``. Custom args (``unique_args`` /
+``custom_args``), which SendGrid puts at the top level of each event, become properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    ParseResult,
+    Rejection,
+    load_json,
+    stable_message_id,
+)
+from connectors.campaign import attribution_from_url
+
+#: SendGrid ``event`` -> Segment email-spec event name
+EVENT_NAMES: dict[str, str] = {
+    "processed": "Email Sent",
+    "dropped": "Email Dropped",
+    "delivered": "Email Delivered",
+    "deferred": "Email Deferred",
+    "bounce": "Email Bounced",
+    "open": "Email Opened",
+    "click": "Email Link Clicked",
+    "spamreport": "Email Marked as Spam",
+    "unsubscribe": "Unsubscribed",
+    "group_unsubscribe": "Unsubscribed",
+    "group_resubscribe": "Resubscribed",
+}
+
+#: SendGrid field -> property name (Segment's email spec where it has one)
+PROPERTY_NAMES: dict[str, str] = {
+    "sg_message_id": "email_id",
+    "url": "link_url",
+    "reason": "reason",
+    "status": "status",
+    "response": "response",
+    "attempt": "attempt",
+    "type": "bounce_type",
+    "bounce_classification": "bounce_classification",
+    "asm_group_id": "asm_group_id",
+    "marketing_campaign_id": "campaign_id",
+    "marketing_campaign_name": "campaign_name",
+    "sg_machine_open": "machine_open",
+    "smtp-id": "smtp_id",
+    "sg_template_id": "template_id",
+    "sg_template_name": "template_name",
+}
+
+#: fields that are SendGrid's own; every other top-level key is a custom arg
+_RESERVED = frozenset(
+    {
+        *PROPERTY_NAMES,
+        "email",
+        "timestamp",
+        "event",
+        "sg_event_id",
+        "category",
+        "useragent",
+        "ip",
+        "tls",
+        "cert_err",
+        "pool",
+        "url_offset",
+        "unique_args",
+        "custom_args",
+    }
+)
+
+
+class SendGridConnector(Connector):
+    name = "sendgrid"
+    channel = "email"
+    description = "SendGrid Event Webhook (delivery and engagement events)"
+    webhook = True
+
+    def parse_payload(
+        self,
+        body: bytes,
+        *,
+        source: str,
+        content_type: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> ParseResult:
+        try:
+            data = load_json(body)
+        except RecursionError as err:
+            raise ConnectorError("body is nested too deeply", code="invalid_json") from err
+        if isinstance(data, dict):  # tolerate a single event posted by hand
+            data = [data]
+        if not isinstance(data, list):
+            raise ConnectorError("a SendGrid Event Webhook body must be a JSON array of events")
+        result = ParseResult()
+        for index, item in enumerate(data):
+            if not isinstance(item, dict):
+                result.rejected.append(Rejection(index, "an event must be a JSON object", item))
+                continue
+            event, problem = _to_event(item, source=source)
+            if event is None:
+                result.rejected.append(Rejection(index, problem, item))
+            else:
+                result.add(index, event, raw=item)
+        return result
+
+
+def _to_event(item: dict[str, Any], *, source: str) -> tuple[dict[str, Any] | None, str]:
+    """Canonical Event data for one SendGrid event, or (None, why not)."""
+    email = item.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return None, "email: missing (every SendGrid event names its recipient)"
+    kind = item.get("event")
+    if kind not in EVENT_NAMES:
+        return None, f"event: unknown SendGrid event type {kind!r}"
+    timestamp: datetime | None = None
+    raw_ts = item.get("timestamp")
+    if raw_ts is not None:
+        timestamp = _from_unix(raw_ts)
+        if timestamp is None:
+            return None, f"timestamp: expected unix seconds, got {raw_ts!r}"
+
+    properties: dict[str, Any] = {}
+    for field, prop in PROPERTY_NAMES.items():
+        if item.get(field) is not None:
+            properties[prop] = item[field]
+    category = item.get("category")
+    if category is not None:
+        properties["category"] = [category] if isinstance(category, str) else category
+    if kind in ("group_unsubscribe", "group_resubscribe") and "asm_group_id" in properties:
+        properties["list_id"] = properties["asm_group_id"]
+    for key, value in _custom_args(item).items():
+        properties.setdefault(key, value)
+
+    context: dict[str, Any] = {}
+    if isinstance(item.get("ip"), str):
+        context["ip"] = item["ip"]
+    if isinstance(item.get("useragent"), str):
+        context["userAgent"] = item["useragent"]
+    if kind == "click":
+        attribution = attribution_from_url(item.get("url"))
+        if attribution:
+            context["campaign"] = attribution
+
+    event_id = item.get("sg_event_id")
+    message_id = event_id if isinstance(event_id, str) and event_id else None
+    return {
+        "type": "track",
+        "event": EVENT_NAMES[kind],
+        "messageId": message_id or stable_message_id(source, item),
+        "source": source,
+        "channel": "email",
+        "userId": None,
+        "recordKey": "email:" + email.strip().lower(),
+        "traits": {"email": email},
+        "properties": properties,
+        "context": context,
+        "timestamp": timestamp,
+    }, ""
+
+
+def _custom_args(item: dict[str, Any]) -> dict[str, Any]:
+    """Custom args: top-level keys SendGrid does not own, plus a nested ``unique_args`` /
+    ``custom_args`` object if an older integration sent one."""
+    found: dict[str, Any] = {}
+    for nested in ("unique_args", "custom_args"):
+        value = item.get(nested)
+        if isinstance(value, dict):
+            found.update(value)
+    for key, value in item.items():
+        if key not in _RESERVED:
+            found[key] = value
+    return found
+
+
+def _from_unix(value: Any) -> datetime | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+        return datetime.fromtimestamp(seconds, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

@@ -1,0 +1,99 @@
+"""Shared fixtures: real PostgreSQL and a real Kafka-protocol broker.
+
+By default both are the embedded ones (started once per test session under a temporary data
+dir). Set KINDRED_TEST_DATABASE_URL / KINDRED_TEST_KAFKA_BOOTSTRAP to use external servers.
+Each test gets its own database, cloned from a template built by running the Alembic
+migrations, and its own topics and consumer group.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine
+
+from kindred import infra
+from kindred.db import make_engine
+from kindred.migrate import upgrade
+from kindred.settings import Settings
+
+TEMPLATE = "kindred_template"
+
+
+@dataclass(frozen=True)
+class Infra:
+    admin_url: str  # psycopg URL to a maintenance database on the server
+    server_url: str  # SQLAlchemy URL without the database name
+    kafka_bootstrap: str
+    data_dir: Path
+
+
+def _plain(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def infra_services() -> Iterator[Infra]:
+    ext_db = os.environ.get("KINDRED_TEST_DATABASE_URL")
+    ext_kafka = os.environ.get("KINDRED_TEST_KAFKA_BOOTSTRAP")
+    data_dir = Path(tempfile.mkdtemp(prefix="kindred-test-"))
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=ext_db or None,
+        kafka_bootstrap=ext_kafka or None,
+    )
+    status = infra.up(settings)
+    assert status.database_url and status.kafka_bootstrap
+    db_url = status.database_url
+    if "+psycopg" not in db_url:
+        db_url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    server = db_url.rsplit("/", 1)[0]
+    admin = _plain(server) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    upgrade(f"{server}/{TEMPLATE}")
+    yield Infra(admin, server, status.kafka_bootstrap, data_dir)
+    infra.down(settings)
+
+
+def create_database(services: Infra) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    return name
+
+
+def drop_database(services: Infra, name: str) -> None:
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(infra_services: Infra) -> Iterator[Settings]:
+    name = create_database(infra_services)
+    suffix = uuid.uuid4().hex[:8]
+    yield Settings(
+        data_dir=infra_services.data_dir,
+        database_url=f"{infra_services.server_url}/{name}",
+        kafka_bootstrap=infra_services.kafka_bootstrap,
+        events_topic=f"test.events.{suffix}",
+        dlq_topic=f"test.dlq.{suffix}",
+        identity_changes_topic=f"test.changes.{suffix}",
+        topic_partitions=2,
+    )
+    drop_database(infra_services, name)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url(), pool_size=5)
+    yield eng
+    eng.dispose()
