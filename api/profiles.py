@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -18,7 +19,14 @@ from api.schemas import (
     TouchpointOut,
 )
 from kindred.security import Principal
-from profiles.service import ProfileView, find_profiles, get_identities, get_journey, get_profile
+from profiles.service import (
+    ProfileView,
+    explain_profile,
+    find_profiles,
+    get_identities,
+    get_journey,
+    get_profile,
+)
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"], responses=ERROR_RESPONSES)
 
@@ -86,3 +94,12 @@ def read_journey(
         items=[TouchpointOut(**i) for i in page.items],
         next_cursor=page.next_cursor,
     )
+
+
+@router.get("/{profile_id}/explain", summary="Why these records are one person")
+def read_explain(
+    profile_id: uuid.UUID,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> dict[str, Any]:
+    return explain_profile(session, profile_id=profile_id)

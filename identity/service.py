@@ -431,3 +431,50 @@ def changes_since(session: Session, *, after_id: int = 0, limit: int = 100) -> l
             .limit(limit)
         ).scalars()
     )
+
+
+def explain(session: Session, profile_id: uuid.UUID) -> dict[str, Any]:
+    """Why the records of a profile are one person: each record's link rule and evidence
+    (the identifiers it shares, or later a match weight breakdown) and the merge history."""
+    links = session.execute(
+        select(RecordLink, SourceRecord.source, SourceRecord.record_key, SourceRecord.channel)
+        .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+        .where(RecordLink.profile_id == profile_id)
+        .order_by(RecordLink.linked_at, RecordLink.record_id)
+    ).all()
+    merged_ids = list(
+        session.execute(select(Profile.id).where(Profile.merged_into == profile_id)).scalars()
+    )
+    history = session.execute(
+        select(IdentityChange)
+        .where(IdentityChange.profile_id.in_([profile_id, *merged_ids]))
+        .order_by(IdentityChange.id)
+    ).scalars()
+    return {
+        "profile_id": profile_id,
+        "records": [
+            {
+                "record_id": link.record_id,
+                "source": source,
+                "record_key": record_key,
+                "channel": channel,
+                "rule": link.rule,
+                "model_version": link.model_version,
+                "linked_at": link.linked_at,
+                "evidence": link.evidence,
+            }
+            for link, source, record_key, channel in links
+        ],
+        "merged_profiles": merged_ids,
+        "merges": [
+            {
+                "kind": c.kind,
+                "profile_id": c.profile_id,
+                "other_profile_id": c.other_profile_id,
+                "cause": c.cause,
+                "created_at": c.created_at,
+                "evidence": c.evidence,
+            }
+            for c in history
+        ],
+    }

@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from identity.service import identities_of, profiles_by_identifier, surviving_profile_id
+from identity.service import (
+    explain,
+    identities_of,
+    profiles_by_identifier,
+    surviving_profile_id,
+)
 from kindred.errors import BadRequest, NotFound
 from kindred.models import Account, AccountKey, Profile, RecordLink, SourceRecord, Touchpoint
 
@@ -235,3 +240,10 @@ def get_journey(
     ]
     next_cursor = _encode_cursor(rows[-1].occurred_at, rows[-1].id) if more and rows else None
     return JourneyPage(profile_id=live_id, items=items, next_cursor=next_cursor)
+
+
+def explain_profile(session: Session, *, profile_id: uuid.UUID) -> dict[str, Any]:
+    live_id = surviving_profile_id(session, profile_id)
+    if live_id is None:
+        raise NotFound(f"no profile {profile_id}")
+    return explain(session, live_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from kindred.cli import bench, core, identity, ops
+from kindred.cli import bench, core, demo, identity, ops
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kindred customer data platform")
 core.register(app)
 ops.register(app)
+app.command("demo")(demo.demo)
 app.add_typer(identity.app, name="identity", help="Identity resolution tools")
 app.add_typer(bench.app, name="bench", help="Benchmarks (print JSON)")
 

@@ -29,3 +29,16 @@ def identity(
         raise typer.Exit(2)
     doc = bench_identity_json(name, size=size, seed=seed, baseline=baseline)
     typer.echo(json.dumps(doc, indent=2))
+
+
+@app.command("ingest")
+def ingest(
+    events: int = typer.Option(50_000, "--events", help="events sent through /v1/batch", min=100),
+    latency_seconds: float = typer.Option(
+        10.0, "--latency-seconds", help="duration of the 1,000 events/s latency run"
+    ),
+) -> None:
+    """Collector -> Kafka -> Postgres throughput, event -> profile latency, kafka-python ceiling."""
+    from bench.ingest import run
+
+    typer.echo(json.dumps(run(events, latency_seconds=latency_seconds), indent=2))

@@ -1,0 +1,329 @@
+"""`kindred bench ingest`: collector -> Kafka -> Postgres throughput, event -> profile latency,
+and the ceiling of our Kafka client (plain kafka-python produce + consume of the same payloads).
+
+Everything runs on this machine as separate processes, as in production: the API
+(`kindred serve`), the ingest worker and the identity worker; the load comes from this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from kindred import infra
+from kindred.db import make_engine, unit_of_work
+from kindred.infra import free_port
+from kindred.kafka import ensure_topics, make_consumer, make_producer
+from kindred.migrate import upgrade
+from kindred.settings import Settings
+
+TARGETS = {
+    "events_per_s": 10_000,
+    "ratio_to_plain_kafka": 0.3,
+    "event_to_profile_p95_s": 2.0,
+}
+
+
+@dataclass(frozen=True)
+class BenchEnv:
+    settings: Settings
+    database_url: str
+    write_key: str
+    source: str
+
+
+@contextmanager
+def bench_environment() -> Iterator[BenchEnv]:
+    """A fresh database and fresh topics on the embedded (or configured) services."""
+    base = Settings()
+    data_dir = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=base.database_url,
+        kafka_bootstrap=base.kafka_bootstrap,
+    )
+    status = infra.up(settings)
+    assert status.database_url and status.kafka_bootstrap
+    server = status.database_url.rsplit("/", 1)[0]
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = server.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{server}/{name}"
+    if "+psycopg" not in url:
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    upgrade(url)
+    suffix = uuid.uuid4().hex[:6]
+    run_settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        kafka_bootstrap=status.kafka_bootstrap,
+        events_topic=f"bench.events.{suffix}",
+        dlq_topic=f"bench.dlq.{suffix}",
+        identity_changes_topic=f"bench.changes.{suffix}",
+    )
+    from ingest.sources import create_source
+
+    engine = make_engine(url)
+    with unit_of_work(engine) as session:
+        _, key = create_source(session, name="bench-web", connector="web")
+    engine.dispose()
+    try:
+        yield BenchEnv(run_settings, url, key, "bench-web")
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        infra.down(settings)
+
+
+def _env(settings: Settings, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
+        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+        "KINDRED_EVENTS_TOPIC": settings.events_topic,
+        "KINDRED_DLQ_TOPIC": settings.dlq_topic,
+        "KINDRED_IDENTITY_CHANGES_TOPIC": settings.identity_changes_topic,
+        "KINDRED_API_PORT": str(port),
+        "KINDRED_LOG_LEVEL": "WARNING",
+    }
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from kindred.cli import main; main()", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _count_events(url: str) -> int:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def throughput_phase(
+    env: BenchEnv, base: str, batches: list[dict[str, Any]], total: int
+) -> dict[str, Any]:
+    auth = (env.write_key, "")
+    bodies = [json.dumps(b).encode() for b in batches]
+    errors = 0
+
+    def send(body: bytes) -> int:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            r = client.post(
+                "/v1/batch", content=body, auth=auth, headers={"Content-Type": "application/json"}
+            )
+            return r.status_code
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(send, bodies))
+    sent_at = time.perf_counter()
+    errors = sum(1 for c in codes if c != 200)
+    while _count_events(env.database_url) < total:
+        if time.perf_counter() - start > 600:
+            break
+        time.sleep(0.05)
+    done = time.perf_counter()
+    persisted = _count_events(env.database_url)
+    return {
+        "events": total,
+        "requests": len(bodies),
+        "events_per_request": total // max(1, len(bodies)),
+        "http_errors": errors,
+        "accept_seconds": round(sent_at - start, 3),
+        "accepted_events_per_s": round(total / (sent_at - start), 1),
+        "persisted": persisted,
+        "seconds_first_send_to_last_persisted": round(done - start, 3),
+        "events_per_s": round(persisted / (done - start), 1),
+    }
+
+
+def latency_phase(
+    env: BenchEnv, base: str, *, rate: int = 1000, seconds: float = 10.0
+) -> dict[str, Any]:
+    """Send identify calls for new people at ``rate``/s; time until each is on a profile."""
+    auth = (env.write_key, "")
+    tick = 0.05
+    per_tick = max(1, int(rate * tick))
+    sent: dict[str, float] = {}
+    found: dict[str, float] = {}
+    plain = env.database_url.replace("postgresql+psycopg://", "postgresql://")
+    run = uuid.uuid4().hex[:6]
+    n = 0
+    start = time.perf_counter()
+    with httpx.Client(base_url=base, timeout=30) as client, psycopg.connect(plain) as conn:
+        conn.autocommit = True
+        next_tick = start
+        while time.perf_counter() - start < seconds:
+            batch = []
+            for _ in range(per_tick):
+                uid = f"lat-{run}-{n}"
+                n += 1
+                batch.append(
+                    {
+                        "type": "identify",
+                        "messageId": uid,
+                        "userId": uid,
+                        "traits": {"email": f"{uid}@latency.example"},
+                    }
+                )
+            t0 = time.perf_counter()
+            r = client.post("/v1/batch", json={"batch": batch}, auth=auth)
+            if r.status_code == 200:
+                for m in batch:
+                    sent[f"user:{m['userId']}"] = t0
+            _poll_linked(conn, sent, found)
+            next_tick += tick
+            delay = next_tick - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        deadline = time.perf_counter() + 30
+        while len(found) < len(sent) and time.perf_counter() < deadline:
+            _poll_linked(conn, sent, found)
+            time.sleep(0.02)
+    latencies = [found[k] - sent[k] for k in found]
+    return {
+        "target_rate_per_s": rate,
+        "achieved_rate_per_s": round(len(sent) / seconds, 1),
+        "events": len(sent),
+        "linked": len(found),
+        "p50_s": round(_pct(latencies, 0.5), 3),
+        "p95_s": round(_pct(latencies, 0.95), 3),
+        "max_s": round(max(latencies), 3) if latencies else None,
+        "mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
+    }
+
+
+def _poll_linked(
+    conn: psycopg.Connection[Any], sent: dict[str, float], found: dict[str, float]
+) -> None:
+    now = time.perf_counter()
+    rows = conn.execute(
+        "SELECT r.record_key FROM record_links l JOIN source_records r ON r.id = l.record_id "
+        "WHERE r.record_key LIKE 'user:lat-%%' AND NOT r.dirty"
+    ).fetchall()
+    for (key,) in rows:
+        if key in sent and key not in found:
+            found[key] = now
+
+
+def plain_kafka_phase(settings: Settings, payloads: list[bytes]) -> dict[str, Any]:
+    """The same payloads through bare kafka-python (acks=all), produce + consume."""
+    bootstrap = settings.resolved_kafka_bootstrap()
+    topic = f"bench.plain.{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, [topic], partitions=settings.topic_partitions)
+    consumer = make_consumer(bootstrap, group_id=f"plain-{uuid.uuid4().hex[:6]}", topics=[topic])
+    consumer.poll(timeout_ms=3000)  # join the group before timing
+    producer = make_producer(bootstrap)
+    start = time.perf_counter()
+    for i, p in enumerate(payloads):
+        producer.send(topic, key=str(i % 1000).encode(), value=p)
+    producer.flush()
+    produced = time.perf_counter()
+    got = 0
+    deadline = start + 300
+    while got < len(payloads) and time.perf_counter() < deadline:
+        polled = consumer.poll(timeout_ms=500, max_records=5000)
+        got += sum(len(v) for v in polled.values())
+    done = time.perf_counter()
+    consumer.close()
+    producer.close()
+    return {
+        "messages": len(payloads),
+        "consumed": got,
+        "produce_per_s": round(len(payloads) / (produced - start), 1),
+        "events_per_s": round(got / (done - start), 1),
+    }
+
+
+def run(events: int = 50_000, *, latency_seconds: float = 10.0) -> dict[str, Any]:
+    from kindred.demo.world import segment_events_for_bench
+
+    batches = segment_events_for_bench(events, batch_size=100)
+    total = sum(len(b["batch"]) for b in batches)
+    with bench_environment() as env:
+        port = free_port()
+        proc_env = _env(env.settings, port)
+        ensure_topics(
+            env.settings.resolved_kafka_bootstrap(),
+            [env.settings.events_topic, env.settings.dlq_topic],
+            partitions=env.settings.topic_partitions,
+        )
+        procs = [
+            _spawn(["serve", "--port", str(port)], proc_env),
+            _spawn(["worker", "ingest"], proc_env),
+            _spawn(["worker", "identity"], proc_env),
+        ]
+        base = f"http://127.0.0.1:{port}"
+        try:
+            _wait_http(base)
+            time.sleep(4)  # the ingest worker joins its consumer group
+            tp = throughput_phase(env, base, batches, total)
+            lat = latency_phase(env, base, seconds=latency_seconds)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        payloads = []
+        for b in batches:
+            for m in b["batch"]:
+                m = {**m, "source": env.source, "channel": "web"}
+                payloads.append(json.dumps(m).encode())
+        plain = plain_kafka_phase(env.settings, payloads)
+    ratio = tp["events_per_s"] / plain["events_per_s"] if plain["events_per_s"] else None
+    return {
+        "benchmark": "ingest",
+        "machine": {"cpus": os.cpu_count()},
+        "throughput": tp,
+        "event_to_profile_latency": lat,
+        "plain_kafka_python": plain,
+        "ratio_to_plain_kafka": round(ratio, 3) if ratio else None,
+        "targets": TARGETS,
+        "meets": {
+            "events_per_s": tp["events_per_s"] >= TARGETS["events_per_s"],
+            "ratio_to_plain_kafka": bool(ratio and ratio >= TARGETS["ratio_to_plain_kafka"]),
+            "event_to_profile_p95_s": lat["p95_s"] <= TARGETS["event_to_profile_p95_s"],
+        },
+    }
+
+
+def _wait_http(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API at {base} did not start")
