@@ -1,0 +1,237 @@
+"""Every channel reaches a profile; records from different channels unify; merged ids answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from kindred.runtime import Workers, build_workers
+from kindred.settings import Settings
+from tests.helpers import basic, bearer, live_server, make_api_key, make_source, message, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
+    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def server(settings: Settings, engine: Engine) -> Iterator[str]:
+    with live_server(settings, engine) as url:
+        yield url
+
+
+def _profile_by(server: str, key: str, identifier: str, min_sources: int = 1) -> dict[str, object]:
+    def find() -> dict[str, object] | None:
+        r = httpx.get(
+            f"{server}/v1/profiles", params={"identifier": identifier}, headers=bearer(key)
+        )
+        assert r.status_code == 200, r.text
+        found = r.json()["profiles"]
+        if len(found) == 1 and len(found[0]["sources"]) >= min_sources:
+            return dict(found[0])
+        return None
+
+    return wait_for(find, timeout=25)
+
+
+class TestAllChannelsUnify:
+    def test_web_email_crm_and_ads_become_one_person_with_an_account(
+        self,
+        settings: Settings,
+        engine: Engine,
+        workers: Workers,
+        server: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        api_key = make_api_key(engine, "read")
+        _, web_key = make_source(engine, connector="web", name="site")
+        _, sg_key = make_source(engine, connector="sendgrid", name="sg")
+        _, crm_key = make_source(engine, connector="crm", name="hubspot")
+        _, ads_key = make_source(engine, connector="leadform", name="fb")
+
+        # web: identified visitor
+        r = httpx.post(
+            f"{server}/v1/batch",
+            headers=basic(web_key),
+            json={
+                "batch": [
+                    message(
+                        "identify",
+                        userId="usr_77",
+                        anonymousId="anon-77",
+                        traits={"email": "Boris.Ivanov@Acme.io", "first_name": "Boris"},
+                        timestamp="2026-10-01T09:00:00Z",
+                    ),
+                    message(
+                        "group",
+                        userId="usr_77",
+                        groupId="acme-web",
+                        traits={"name": "Acme", "industry": "manufacturing", "employees": 250},
+                    ),
+                ]
+            },
+        )
+        assert r.status_code == 200 and r.json() == {"success": True}
+
+        # email: SendGrid open + click, email in another case
+        sg = [
+            {
+                "email": "boris.ivanov@acme.io",
+                "timestamp": 1790000000,
+                "event": "open",
+                "sg_event_id": "sg-open-1",
+                "sg_message_id": "msg-1",
+                "category": "newsletter",
+            },
+            {
+                "email": "BORIS.IVANOV@ACME.IO",
+                "timestamp": 1790000100,
+                "event": "click",
+                "sg_event_id": "sg-click-1",
+                "sg_message_id": "msg-1",
+                "url": "https://acme.io/webinar?utm_source=newsletter&utm_campaign=nov",
+            },
+            {"timestamp": 1790000200, "event": "open", "sg_event_id": "sg-bad"},
+        ]
+        r = httpx.post(f"{server}/v1/webhooks/sendgrid/sg", params={"key": sg_key}, json=sg)
+        assert r.status_code == 200
+        assert r.json()["accepted"] == 2
+        assert len(r.json()["rejected"]) == 1
+        wrong = httpx.post(f"{server}/v1/webhooks/sendgrid/sg", params={"key": "nope"}, json=sg)
+        assert wrong.status_code == 401
+
+        # CRM: contact with phone + company, through the CLI importer
+        companies = tmp_path / "companies.csv"
+        companies.write_text(
+            "Record ID,Company name,Company Domain Name,Industry,Number of Employees\n"
+            "900,Acme GmbH,https://www.acme.io,Manufacturing,250\n",
+            encoding="utf-8",
+        )
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text(
+            "Record ID,First Name,Last Name,Email,Phone Number,Associated Company ID\n"
+            "501,Boris,Ivanov, boris.ivanov@acme.io ,+1 (415) 555-0134,900\n"
+            ",No,Id,noid@acme.io,,900\n",
+            encoding="utf-8",
+        )
+        for name, value in {
+            "KINDRED_DATABASE_URL": settings.resolved_database_url(),
+            "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+            "KINDRED_EVENTS_TOPIC": settings.events_topic,
+        }.items():
+            monkeypatch.setenv(name, value)
+        from kindred.cli import app
+        from kindred.settings import get_settings
+
+        get_settings.cache_clear()
+        runner = CliRunner()
+        res = runner.invoke(app, ["import", "crm", str(companies), "--source", "hubspot"])
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["import", "crm", str(contacts), "--source", "hubspot"])
+        assert res.exit_code == 0, res.output
+        assert '"accepted": 1' in res.stdout and '"rejected": 1' in res.stdout
+        assert ":3:" in res.output  # the bad row is named by its line
+        get_settings.cache_clear()
+
+        # ads: a Facebook lead with the same phone in another format
+        lead = {
+            "id": "lead-1",
+            "created_time": "2026-11-20T10:15:30+0000",
+            "form_id": "f1",
+            "ad_id": "ad1",
+            "campaign_id": "c1",
+            "campaign_name": "Q4 Leads",
+            "platform": "fb",
+            "field_data": [
+                {"name": "full_name", "values": ["Boris Ivanov"]},
+                {"name": "phone_number", "values": ["415.555.0134"]},
+            ],
+        }
+        r = httpx.post(f"{server}/v1/webhooks/leadform/fb", params={"key": ads_key}, json=lead)
+        assert r.status_code == 200 and r.json()["accepted"] == 2
+
+        profile = _profile_by(server, api_key, "phone:+14155550134", min_sources=4)
+        channels = {s["channel"] for s in profile["sources"]}  # type: ignore[index]
+        assert channels == {"web", "email", "crm", "ads"}
+        assert profile["account"] is not None
+        same = _profile_by(server, api_key, "email:boris.ivanov@acme.io")
+        assert same["id"] == profile["id"]
+        by_crm = _profile_by(server, api_key, "crm_contact_id:501")
+        assert by_crm["id"] == profile["id"]
+
+        journey = httpx.get(
+            f"{server}/v1/profiles/{profile['id']}/journey", headers=bearer(api_key)
+        ).json()
+        events = [t["event"] for t in journey["items"]]
+        assert "Email Opened" in events and "Email Link Clicked" in events
+        assert "Lead Form Submitted" in events
+        explain = httpx.get(
+            f"{server}/v1/profiles/{profile['id']}/explain", headers=bearer(api_key)
+        ).json()
+        rules = {r["rule"] for r in explain["records"]}
+        assert "shared_identifier" in rules
+
+
+class TestStableIds:
+    def test_a_merged_away_id_answers_with_the_survivor(
+        self, settings: Settings, engine: Engine, workers: Workers, server: str
+    ) -> None:
+        api_key = make_api_key(engine, "read")
+        _, web_key = make_source(engine)
+        # two separate people first...
+        httpx.post(
+            f"{server}/v1/batch",
+            headers=basic(web_key),
+            json={
+                "batch": [
+                    message("identify", userId="first", traits={"email": "one@example.com"}),
+                ]
+            },
+        ).raise_for_status()
+        first = _profile_by(server, api_key, "user_id:first")
+        httpx.post(
+            f"{server}/v1/batch",
+            headers=basic(web_key),
+            json={
+                "batch": [
+                    message("identify", userId="second", traits={"phone": "+442071234567"}),
+                ]
+            },
+        ).raise_for_status()
+        second = _profile_by(server, api_key, "user_id:second")
+        assert first["id"] != second["id"]
+        # ...then an alias joins them: the older profile survives
+        httpx.post(
+            f"{server}/v1/alias",
+            headers=basic(web_key),
+            json={"previousId": "second", "userId": "first", "messageId": "al-1"},
+        ).raise_for_status()
+
+        def merged() -> dict[str, object] | None:
+            r = httpx.get(f"{server}/v1/profiles/{second['id']}", headers=bearer(api_key))
+            body = r.json()
+            return body if body["merged"] else None
+
+        body = wait_for(merged, timeout=20)
+        assert body["id"] == first["id"]
+        assert body["requested_id"] == second["id"]
+        assert body["merged_into"] == first["id"]
+        explain = httpx.get(
+            f"{server}/v1/profiles/{first['id']}/explain", headers=bearer(api_key)
+        ).json()
+        assert any(
+            m["kind"] == "merge" and m["other_profile_id"] == second["id"]
+            for m in explain["merges"]
+        )
