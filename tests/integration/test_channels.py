@@ -58,7 +58,7 @@ class TestAllChannelsUnify:
         api_key = make_api_key(engine, "read")
         _, web_key = make_source(engine, connector="web", name="site")
         _, sg_key = make_source(engine, connector="sendgrid", name="sg")
-        _, crm_key = make_source(engine, connector="crm", name="hubspot")
+        make_source(engine, connector="crm", name="hubspot")
         _, ads_key = make_source(engine, connector="leadform", name="fb")
 
         # web: identified visitor
