@@ -210,7 +210,30 @@ def resolve(
     typer.echo(json.dumps({"resolved_records": total}))
 
 
+connectors_app = typer.Typer(no_args_is_help=True, help="Source connectors")
+
+
+@connectors_app.command("list")
+def connectors_list() -> None:
+    """List every connector: built-ins and those installed through the entry point."""
+    from connectors.base import available
+
+    rows = [
+        {
+            "name": name,
+            "channel": cls.channel,
+            "webhook": cls.webhook,
+            "files": cls.files,
+            "module": cls.__module__,
+            "description": cls.description or (cls.__doc__ or "").strip().split("\n")[0],
+        }
+        for name, cls in sorted(available().items())
+    ]
+    typer.echo(json.dumps(rows, indent=2))
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(connectors_app, name="connectors")
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.add_typer(keys_app, name="keys")
