@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api import collector, errors, health, profiles, sources, webhooks
+from api import collector, errors, health, profiles, sources, ui, webhooks
 from api.deps import AppState
 from ingest.producer import EventPublisher
 from kindred import __version__
@@ -40,6 +40,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(profiles.router)
     app.include_router(sources.router)
+    app.include_router(ui.router)
 
     @app.on_event("shutdown")
     def _close() -> None:

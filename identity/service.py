@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from identity.normalize import normalise_email, normalise_id, normalise_phone
 from kindred.models import (
+    GenericIdentifier,
     Identifier,
     IdentityChange,
     Profile,
@@ -110,6 +111,7 @@ class ResolveResult:
     merges: int = 0
     changed_profiles: set[uuid.UUID] = field(default_factory=set)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    generic: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _UnionFind:
@@ -162,6 +164,155 @@ def refresh_identifiers(session: Session, records: Sequence[SourceRecord]) -> No
                 )
     if rows:
         session.execute(pg_insert(Identifier).on_conflict_do_nothing(), rows)
+        # values already known to be shared by several people never link again
+        session.execute(
+            update(Identifier)
+            .where(
+                Identifier.record_id.in_(ids),
+                GenericIdentifier.link_type == Identifier.link_type,
+                GenericIdentifier.value == Identifier.value,
+            )
+            .values(linking=False)
+        )
+
+
+#: linking priority: explicit and strong identifiers first, so that when a weaker shared value
+#: would join two people with conflicting strong ids, the strong evidence is already in place.
+LINK_PRIORITY = {
+    "alias": 0,
+    "user_id": 1,
+    "crm_contact_id": 1,
+    "email": 2,
+    "phone": 3,
+    "anonymous_id": 4,
+}
+#: identifier types of which a person has exactly one: two different values are a cannot-link
+EXCLUSIVE_TYPES = ("user_id", "crm_contact_id")
+GENERIC_CHECK_TYPES = ("email", "phone")
+GENERIC_MIN_NAMES = 3
+
+
+def _exclusive_key(kind: str, value: str) -> tuple[str, str] | None:
+    """(slot, value): crm ids are exclusive per CRM source, user ids globally."""
+    if kind == "user_id":
+        return ("user_id", value)
+    if kind == "crm_contact_id":
+        source, _, ident = value.partition(":")
+        return (f"crm_contact_id:{source}", ident)
+    return None
+
+
+class _ConstrainedUnion(_UnionFind):
+    """Union-find that refuses to join components holding different exclusive ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exclusive: dict[Any, dict[str, str]] = {}
+
+    def add_ids(self, node: Any, ids: dict[str, str]) -> None:
+        root = self.find(node)
+        slots = self.exclusive.setdefault(root, {})
+        for slot, value in ids.items():
+            slots.setdefault(slot, value)
+
+    def conflict(self, a: Any, b: Any) -> str | None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return None
+        left, right = self.exclusive.get(ra, {}), self.exclusive.get(rb, {})
+        for slot, value in left.items():
+            if slot in right and right[slot] != value:
+                return f"conflicting {slot.split(':')[0]}: {value} vs {right[slot]}"
+        return None
+
+    def union(self, a: Any, b: Any) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        super().union(a, b)
+        root = self.find(a)
+        merged = {**self.exclusive.pop(rb, {}), **self.exclusive.pop(ra, {})}
+        self.exclusive[root] = merged
+
+
+def flag_generic_identifiers(
+    session: Session, record_ids: Sequence[int], *, min_names: int = GENERIC_MIN_NAMES
+) -> list[dict[str, Any]]:
+    """Emails/phones seen with ``min_names`` or more different first names are shared (a role
+    address, a household, a switchboard): they stop linking and are reported."""
+    first_name = func.lower(
+        func.trim(
+            func.coalesce(
+                SourceRecord.traits["first_name"].astext,
+                SourceRecord.traits["firstName"].astext,
+                func.split_part(SourceRecord.traits["name"].astext, " ", 1),
+            )
+        )
+    )
+    candidates = (
+        select(Identifier.link_type, Identifier.value)
+        .where(
+            Identifier.record_id.in_(record_ids),
+            Identifier.link_type.in_(GENERIC_CHECK_TYPES),
+            Identifier.linking.is_(True),
+        )
+        .distinct()
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Identifier.link_type,
+            Identifier.value,
+            func.count(func.distinct(first_name)),
+            func.count(func.distinct(Identifier.record_id)),
+        )
+        .join(SourceRecord, SourceRecord.id == Identifier.record_id)
+        .join(
+            candidates,
+            (candidates.c.link_type == Identifier.link_type)
+            & (candidates.c.value == Identifier.value),
+        )
+        .where(first_name.is_not(None), first_name != "")
+        .group_by(Identifier.link_type, Identifier.value)
+        .having(func.count(func.distinct(first_name)) >= min_names)
+    ).all()
+    flagged = []
+    for link_type, value, names, records in rows:
+        session.execute(
+            update(Identifier)
+            .where(Identifier.link_type == link_type, Identifier.value == value)
+            .values(linking=False)
+        )
+        session.execute(
+            pg_insert(GenericIdentifier)
+            .values(
+                link_type=link_type,
+                value=value,
+                reason=f"seen with {names} different first names on {records} records",
+                distinct_names=names,
+                records=records,
+            )
+            .on_conflict_do_update(
+                index_elements=["link_type", "value"],
+                set_={"distinct_names": names, "records": records},
+            )
+        )
+        flagged.append({"type": link_type, "value": value, "names": names, "records": records})
+    return flagged
+
+
+def _profiles_holding(session: Session, flagged: list[dict[str, Any]]) -> set[uuid.UUID]:
+    if not flagged:
+        return set()
+    cond = [(Identifier.link_type == f["type"]) & (Identifier.value == f["value"]) for f in flagged]
+    return set(
+        session.execute(
+            select(RecordLink.profile_id)
+            .join(Identifier, Identifier.record_id == RecordLink.record_id)
+            .where(or_(*cond))
+            .distinct()
+        ).scalars()
+    )
 
 
 def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
@@ -182,6 +333,12 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     refresh_identifiers(session, records)
     session.flush()
     batch_ids = [r.id for r in records]
+    batch_set = set(batch_ids)
+
+    # Guardrail: shared emails/phones stop linking; profiles they held together are re-checked.
+    flagged = flag_generic_identifiers(session, batch_ids)
+    result.generic.extend(flagged)
+    recheck = _profiles_holding(session, flagged)
 
     # Records (anywhere) that share a linking identifier with a batch record.
     mine = Identifier.__table__.alias("mine")
@@ -201,35 +358,82 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     profile_of: dict[int, uuid.UUID] = dict(
         session.execute(
             select(RecordLink.record_id, RecordLink.profile_id).where(
-                RecordLink.record_id.in_(neighbour_ids | set(batch_ids))
+                RecordLink.record_id.in_(neighbour_ids | batch_set)
             )
         )
         .tuples()
         .all()
     )
-    uf = _UnionFind()
+
+    def node(rid: int) -> tuple[str, Any]:
+        if rid in profile_of and rid not in batch_set:
+            return ("p", profile_of[rid])
+        return ("r", rid)
+
+    uf = _ConstrainedUnion()
+    # exclusive ids of batch records, unlinked neighbours and neighbour profiles
+    for rid, kind, value in session.execute(
+        select(Identifier.record_id, Identifier.type, Identifier.value).where(
+            Identifier.record_id.in_(neighbour_ids | batch_set),
+            Identifier.type.in_(EXCLUSIVE_TYPES),
+        )
+    ).all():
+        key = _exclusive_key(kind, value)
+        if key and node(rid)[0] == "r":
+            uf.add_ids(("r", rid), {key[0]: key[1]})
+    neighbour_profiles = {
+        profile_of[n] for n in neighbour_ids if n in profile_of and n not in batch_set
+    }
+    batch_profiles = {profile_of[r] for r in batch_ids if r in profile_of}
+    for pid, kind, value in session.execute(
+        select(RecordLink.profile_id, Identifier.type, Identifier.value)
+        .join(Identifier, Identifier.record_id == RecordLink.record_id)
+        .where(
+            RecordLink.profile_id.in_(neighbour_profiles | batch_profiles),
+            Identifier.type.in_(EXCLUSIVE_TYPES),
+            RecordLink.record_id.not_in(batch_ids),
+        )
+    ).all():
+        key = _exclusive_key(kind, value)
+        if key:
+            uf.add_ids(("p", pid), {key[0]: key[1]})
+
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    blocked: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for rid in batch_ids:
         uf.find(("r", rid))
-    for rid, nid, kind, value, _other_kind in pairs:
+    # A batch record stays with its current profile unless its identifiers now conflict.
+    for rid in batch_ids:
+        current = profile_of.get(rid)
+        if (
+            current is not None
+            and current not in recheck
+            and uf.conflict(("r", rid), ("p", current)) is None
+        ):
+            uf.union(("r", rid), ("p", current))
+    ordered = sorted(
+        pairs, key=lambda p: min(LINK_PRIORITY.get(p[2], 5), LINK_PRIORITY.get(p[4], 5))
+    )
+    for rid, nid, kind, value, other_kind in ordered:
+        target = node(nid)
+        explicit = "alias" in (kind, other_kind)
+        reason = None if explicit else uf.conflict(("r", rid), target)
+        if reason is not None:
+            if len(blocked[rid]) < 10:
+                blocked[rid].append(
+                    {"type": kind, "value": value, "record_id": nid, "reason": reason}
+                )
+            continue
         if len(evidence[rid]) < 10:
             evidence[rid].append({"type": kind, "value": value, "record_id": nid})
-        if nid in profile_of and nid not in batch_ids:
-            uf.union(("r", rid), ("p", profile_of[nid]))
-        else:
-            uf.union(("r", rid), ("r", nid))
-    # A batch record keeps its current profile unless identifiers say otherwise.
-    for rid in batch_ids:
-        if rid in profile_of:
-            uf.union(("r", rid), ("p", profile_of[rid]))
+        uf.union(("r", rid), target)
 
     components: dict[Any, list[Any]] = defaultdict(list)
-    for node in list(uf.parent):
-        components[uf.find(node)].append(node)
+    for item in list(uf.parent):
+        components[uf.find(item)].append(item)
 
-    existing_profiles = {
-        node[1] for nodes in components.values() for node in nodes if node[0] == "p"
-    }
+    existing_profiles = {n[1] for nodes in components.values() for n in nodes if n[0] == "p"}
+    existing_profiles |= batch_profiles
     created = dict(
         session.execute(
             select(Profile.id, Profile.created_at).where(Profile.id.in_(existing_profiles))
@@ -238,11 +442,19 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         .all()
     )
     links: list[dict[str, Any]] = []
-    for nodes in components.values():
-        record_nodes = [n[1] for n in nodes if n[0] == "r" and n[1] in set(batch_ids)]
+    taken: set[uuid.UUID] = set()
+    for nodes in sorted(components.values(), key=len, reverse=True):
+        record_nodes = [n[1] for n in nodes if n[0] == "r" and n[1] in batch_set]
         if not record_nodes:
             continue
         profiles = sorted({n[1] for n in nodes if n[0] == "p"}, key=lambda p: (created[p], str(p)))
+        if not profiles:
+            # records that were on a profile and were not re-attached keep its id when free
+            previous = sorted(
+                {profile_of[r] for r in record_nodes if r in profile_of} - taken,
+                key=lambda p: (created[p], str(p)),
+            )
+            profiles = previous[:1]
         if profiles:
             survivor = profiles[0]
             for absorbed in profiles[1:]:
@@ -257,23 +469,44 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         else:
             survivor = uuid.uuid4()
             session.execute(pg_insert(Profile).values(id=survivor))
+            cause = "split" if any(r in profile_of for r in record_nodes) else "new_record"
             session.add(
                 IdentityChange(
-                    kind="create",
+                    kind="split" if cause == "split" else "create",
                     profile_id=survivor,
-                    cause="new_record",
-                    evidence={"records": record_nodes[:20]},
+                    other_profile_id=next(
+                        (profile_of[r] for r in record_nodes if r in profile_of), None
+                    ),
+                    cause=cause,
+                    evidence={
+                        "records": record_nodes[:20],
+                        "blocked": [b for r in record_nodes for b in blocked.get(r, [])][:10],
+                    },
                 )
             )
+            if cause == "split":
+                result.changes.append(
+                    {
+                        "kind": "split",
+                        "survivor": str(survivor),
+                        "from": str(profile_of[record_nodes[0]])
+                        if record_nodes[0] in profile_of
+                        else None,
+                    }
+                )
             result.new_profiles += 1
+        taken.add(survivor)
         result.changed_profiles.add(survivor)
         for rid in record_nodes:
+            ev: dict[str, Any] = {"shared": evidence.get(rid, [])}
+            if blocked.get(rid):
+                ev["blocked"] = blocked[rid]
             links.append(
                 {
                     "record_id": rid,
                     "profile_id": survivor,
                     "rule": "shared_identifier" if evidence.get(rid) else "new_record",
-                    "evidence": {"shared": evidence.get(rid, [])},
+                    "evidence": ev,
                     "model_version": RULE_VERSION,
                 }
             )
@@ -293,6 +526,8 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
             links,
         )
     session.execute(update(SourceRecord).where(SourceRecord.id.in_(batch_ids)).values(dirty=False))
+    if recheck:
+        result.changes.extend(split_disconnected(session, recheck, cause="generic_identifier"))
     if result.changed_profiles:
         session.execute(
             update(Profile)
@@ -301,6 +536,75 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         )
     session.flush()
     return result
+
+
+def split_disconnected(
+    session: Session, profile_ids: set[uuid.UUID], *, cause: str
+) -> list[dict[str, Any]]:
+    """Re-check profiles after evidence changed: records no longer connected by a linking
+    identifier (respecting cannot-links) move to profiles of their own. The largest group (then
+    the oldest record) keeps the profile id."""
+    changes: list[dict[str, Any]] = []
+    for pid in sorted(profile_ids, key=str):
+        record_ids = record_ids_of(session, pid)
+        if len(record_ids) < 2:
+            continue
+        ids = session.execute(
+            select(
+                Identifier.record_id, Identifier.type, Identifier.link_type, Identifier.value
+            ).where(Identifier.record_id.in_(record_ids), Identifier.linking.is_(True))
+        ).all()
+        uf = _ConstrainedUnion()
+        by_value: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+        for rid, kind, link_type, value in ids:
+            key = _exclusive_key(kind, value)
+            if key:
+                uf.add_ids(rid, {key[0]: key[1]})
+            by_value[(link_type, value)].append((rid, kind))
+        for rid in record_ids:
+            uf.find(rid)
+        for members in sorted(
+            by_value.values(), key=lambda m: min(LINK_PRIORITY.get(k, 5) for _, k in m)
+        ):
+            first, first_kind = members[0]
+            for rid, kind in members[1:]:
+                explicit = "alias" in (kind, first_kind)
+                if explicit or uf.conflict(first, rid) is None:
+                    uf.union(first, rid)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for rid in record_ids:
+            groups[uf.find(rid)].append(rid)
+        if len(groups) < 2:
+            continue
+        ordered = sorted(groups.values(), key=lambda g: (-len(g), min(g)))
+        for group in ordered[1:]:
+            new_id = uuid.uuid4()
+            session.execute(pg_insert(Profile).values(id=new_id))
+            session.execute(
+                update(RecordLink)
+                .where(RecordLink.record_id.in_(group))
+                .values(profile_id=new_id, rule="split", linked_at=func.now())
+            )
+            session.add(
+                IdentityChange(
+                    kind="split",
+                    profile_id=new_id,
+                    other_profile_id=pid,
+                    cause=cause,
+                    evidence={"records": group[:50]},
+                )
+            )
+            session.execute(update(Profile).where(Profile.id.in_([pid, new_id])).values(stale=True))
+            changes.append(
+                {
+                    "kind": "split",
+                    "survivor": str(pid),
+                    "split_off": str(new_id),
+                    "cause": cause,
+                    "records": group[:50],
+                }
+            )
+    return changes
 
 
 def _merge(

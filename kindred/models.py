@@ -307,3 +307,17 @@ class SplinkModel(Base):
     threshold: Mapped[float] = mapped_column(Float, server_default=text("0.9"))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class GenericIdentifier(Base):
+    """An email or phone shared by several people (role address, household, switchboard):
+    it no longer links records. Found automatically or set by ops."""
+
+    __tablename__ = "generic_identifiers"
+
+    link_type: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    distinct_names: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    records: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -48,7 +48,12 @@ CANONICAL_TRAITS = {
 
 def canonical_trait(name: str) -> str:
     key = name.strip().lower()
-    return CANONICAL_TRAITS.get(key, CANONICAL_TRAITS.get(key.replace("_", ""), key))
+    squashed = "".join(ch for ch in key if ch.isalnum())
+    if key in CANONICAL_TRAITS:
+        return CANONICAL_TRAITS[key]
+    if squashed in CANONICAL_TRAITS:
+        return CANONICAL_TRAITS[squashed]
+    return "_".join(key.replace("-", " ").split())
 
 
 @dataclass(frozen=True)

@@ -225,8 +225,9 @@ class TestBadInput:
                 break
         consumer.close()
         assert len(letters) == 2
-        reasons = [dict(r.headers)["reason"].decode() for r in letters]
-        assert letters[0].value == b"\x00not json at all"
+        by_offset = sorted(letters, key=lambda r: int(dict(r.headers)["original_offset"]))
+        reasons = [dict(r.headers)["reason"].decode() for r in by_offset]
+        assert by_offset[0].value == b"\x00not json at all"
         assert "not JSON" in reasons[0]
         assert "event" in reasons[1]
 
