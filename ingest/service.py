@@ -7,6 +7,7 @@ owns the transaction (this module flushes, never commits).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,14 +16,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import bindparam, func, select, tuple_, type_coerce, update
+from sqlalchemy import func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ingest.events import Event
-from kindred.models import Account, AccountKey, SourceRecord, Touchpoint
-from kindred.models import Event as EventRow
+from kindred.models import Account, AccountKey
 from kindred.models import Source as SourceRow
 
 #: trait names (after lower-casing and removing separators) that carry an identifier
@@ -44,6 +44,69 @@ UTM_FIELDS = {
     "utm_content": "content",
 }
 CLICK_IDS = ("gclid", "fbclid", "yclid", "msclkid", "gbraid", "wbraid", "ttclid", "li_fat_id")
+
+
+# Bulk writes pass one array per column and unnest them server-side: a constant number of
+# parameters per statement, however large the batch.
+SELECT_KNOWN_EVENTS = (
+    "SELECT e.source, e.message_id FROM events e JOIN unnest(CAST(%(source)b AS text[]), "
+    "CAST(%(message_id)b AS text[])) AS k(source, message_id) "
+    "ON e.source = k.source AND e.message_id = k.message_id"
+)
+LOCK_RECORDS = (
+    "SELECT r.source, r.record_key, r.traits, r.trait_meta, r.external_ids, r.first_seen, "
+    "r.last_seen, r.account_key FROM source_records r JOIN unnest(CAST(%(source)b AS text[]), "
+    "CAST(%(record_key)b AS text[])) AS k(source, record_key) "
+    "ON r.source = k.source AND r.record_key = k.record_key "
+    "ORDER BY r.source, r.record_key FOR UPDATE OF r"
+)
+INSERT_EVENTS = (
+    "INSERT INTO events (source, message_id, type, event, channel, record_id, occurred_at, "
+    "payload) "
+    "SELECT * FROM unnest(CAST(%(source)b AS text[]), CAST(%(message_id)b AS text[]), "
+    "CAST(%(type)b AS text[]), CAST(%(event)b AS text[]), CAST(%(channel)b AS text[]), "
+    "CAST(%(record_id)b AS bigint[]), "
+    "CAST(%(occurred_at)b AS timestamptz[]), CAST(%(payload)b AS jsonb[])) "
+    "ON CONFLICT (source, message_id) DO NOTHING RETURNING id, source, message_id"
+)
+UPSERT_RECORDS = (
+    "INSERT INTO source_records (source, record_key, channel, traits, trait_meta, external_ids, "
+    "first_seen, last_seen, account_key) "
+    "SELECT * FROM unnest(CAST(%(source)b AS text[]), CAST(%(record_key)b AS text[]), "
+    "CAST(%(channel)b AS text[]), CAST(%(traits)b AS jsonb[]), CAST(%(trait_meta)b AS jsonb[]), "
+    "CAST(%(external_ids)b AS jsonb[]), CAST(%(first_seen)b AS timestamptz[]), "
+    "CAST(%(last_seen)b AS timestamptz[]), CAST(%(account_key)b AS text[])) "
+    "ON CONFLICT (source, record_key) DO UPDATE SET traits = EXCLUDED.traits, "
+    "trait_meta = EXCLUDED.trait_meta, external_ids = EXCLUDED.external_ids, "
+    "first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, "
+    "account_key = EXCLUDED.account_key, dirty = true, updated_at = now() "
+    "RETURNING id, source, record_key"
+)
+INSERT_TOUCHPOINTS = (
+    "INSERT INTO touchpoints (event_id, record_id, occurred_at, channel, type, name, source, "
+    "campaign, properties) "
+    "SELECT * FROM unnest(CAST(%(event_id)b AS bigint[]), CAST(%(record_id)b AS bigint[]), "
+    "CAST(%(occurred_at)b AS timestamptz[]), CAST(%(channel)b AS text[]), "
+    "CAST(%(type)b AS text[]), CAST(%(name)b AS text[]), CAST(%(source)b AS text[]), "
+    "CAST(%(campaign)b AS jsonb[]), "
+    "CAST(%(properties)b AS jsonb[])) ON CONFLICT DO NOTHING"
+)
+
+
+def _execute_arrays(
+    session: Session, sql: str, params: dict[str, list[Any]], *, returning: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run a statement with array parameters through psycopg directly, dumping them in binary
+    (text-format arrays cost more to escape than the insert itself)."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall()) if returning else []
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 @dataclass
@@ -169,59 +232,48 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
     if not unique:
         return result
 
-    # 1. events: the unique constraint decides which are new.
-    rows = [
-        {
-            "source": ev.source,
-            "message_id": ev.message_id,
-            "type": ev.type,
-            "event": ev.event if ev.type == "track" else (ev.name or None),
-            "channel": ev.channel,
-            "occurred_at": ev.occurred_at,
-            "payload": ev.model_dump(mode="json", by_alias=True, exclude_none=True),
-        }
-        for ev in unique.values()
-    ]
-    stmt = (
-        pg_insert(EventRow)
-        .on_conflict_do_nothing(index_elements=["source", "message_id"])
-        .returning(EventRow.id, EventRow.source, EventRow.message_id)
+    # 1. skip events already stored (the unique constraint still decides at insert time).
+    keys = list(unique)
+    known = set(
+        _execute_arrays(
+            session,
+            SELECT_KNOWN_EVENTS,
+            {"source": [k[0] for k in keys], "message_id": [k[1] for k in keys]},
+            returning=True,
+        )
     )
-    inserted = session.execute(stmt, rows).all()
-    new_ids = {(r.source, r.message_id): r.id for r in inserted}
-    result.inserted = len(new_ids)
-    result.duplicates = len(unique) - len(new_ids)
-    result.inserted_ids = list(new_ids.values())
-    if not new_ids:
+    candidates = [ev for key, ev in unique.items() if key not in known]
+    if not candidates:
+        result.duplicates = len(unique)
         return result
-    new_events = [ev for key, ev in unique.items() if key in new_ids]
 
     # 2. accounts from group calls (account traits live on the account, not the person).
-    _upsert_accounts(session, [ev for ev in new_events if ev.type == "group"])
+    _upsert_accounts(session, [ev for ev in candidates if ev.type == "group"])
 
     # 3. source records: lock the existing ones, merge in Python, upsert in one statement.
     by_record: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    for ev in new_events:
+    for ev in candidates:
         person = ev.person_key
         if person is not None:
             by_record[(ev.source, person)].append(ev)
     record_ids: dict[tuple[str, str], int] = {}
     if by_record:
+        wanted = sorted(by_record)
         existing = {
-            (r.source, r.record_key): {
-                "traits": r.traits,
-                "trait_meta": r.trait_meta,
-                "external_ids": r.external_ids,
-                "first_seen": r.first_seen,
-                "last_seen": r.last_seen,
-                "account_key": r.account_key,
+            (row[0], row[1]): {
+                "traits": row[2],
+                "trait_meta": row[3],
+                "external_ids": row[4],
+                "first_seen": row[5],
+                "last_seen": row[6],
+                "account_key": row[7],
             }
-            for r in session.execute(
-                select(SourceRecord)
-                .where(tuple_(SourceRecord.source, SourceRecord.record_key).in_(list(by_record)))
-                .order_by(SourceRecord.source, SourceRecord.record_key)
-                .with_for_update()
-            ).scalars()
+            for row in _execute_arrays(
+                session,
+                LOCK_RECORDS,
+                {"source": [w[0] for w in wanted], "record_key": [w[1] for w in wanted]},
+                returning=True,
+            )
         }
         upserts = []
         for (source, record_key), evs in sorted(by_record.items()):
@@ -229,36 +281,59 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
             upserts.append(
                 {"source": source, "record_key": record_key, "channel": evs[0].channel, **merged}
             )
-        ins = pg_insert(SourceRecord)
-        upsert = ins.on_conflict_do_update(
-            index_elements=["source", "record_key"],
-            set_={
-                "traits": ins.excluded.traits,
-                "trait_meta": ins.excluded.trait_meta,
-                "external_ids": ins.excluded.external_ids,
-                "first_seen": ins.excluded.first_seen,
-                "last_seen": ins.excluded.last_seen,
-                "account_key": ins.excluded.account_key,
-                "dirty": True,
-                "updated_at": func.now(),
+        for rid, source, record_key in _execute_arrays(
+            session,
+            UPSERT_RECORDS,
+            {
+                "source": [u["source"] for u in upserts],
+                "record_key": [u["record_key"] for u in upserts],
+                "channel": [u["channel"] for u in upserts],
+                "traits": [_json(u["traits"]) for u in upserts],
+                "trait_meta": [_json(u["trait_meta"]) for u in upserts],
+                "external_ids": [_json(u["external_ids"]) for u in upserts],
+                "first_seen": [u["first_seen"] for u in upserts],
+                "last_seen": [u["last_seen"] for u in upserts],
+                "account_key": [u["account_key"] for u in upserts],
             },
-        ).returning(SourceRecord.id, SourceRecord.source, SourceRecord.record_key)
-        for r in session.execute(upsert, upserts).all():
-            record_ids[(r.source, r.record_key)] = r.id
+            returning=True,
+        ):
+            record_ids[(source, record_key)] = rid
         result.records_touched = len(record_ids)
 
-    # 4. link events to records, and one touchpoint per new person event.
-    links = []
+    # 4. the events themselves, already pointing at their record.
+    def record_of(ev: Event) -> int | None:
+        person = ev.person_key
+        return record_ids[(ev.source, person)] if person is not None else None
+
+    inserted = _execute_arrays(
+        session,
+        INSERT_EVENTS,
+        {
+            "source": [ev.source for ev in candidates],
+            "message_id": [ev.message_id for ev in candidates],
+            "type": [ev.type for ev in candidates],
+            "event": [ev.event if ev.type == "track" else (ev.name or None) for ev in candidates],
+            "channel": [ev.channel for ev in candidates],
+            "record_id": [record_of(ev) for ev in candidates],
+            "occurred_at": [ev.occurred_at for ev in candidates],
+            "payload": [ev.model_dump_json(by_alias=True, exclude_none=True) for ev in candidates],
+        },
+        returning=True,
+    )
+    new_ids = {(src, mid): eid for eid, src, mid in inserted}
+    result.inserted = len(new_ids)
+    result.duplicates = len(unique) - len(new_ids)
+    result.inserted_ids = list(new_ids.values())
+
+    # 5. one touchpoint per new person event.
     touchpoints = []
     for key, ev in unique.items():
         if key not in new_ids or ev.person_key is None:
             continue
-        record_id = record_ids[(ev.source, ev.person_key)]
-        links.append({"b_id": new_ids[key], "b_record": record_id})
         touchpoints.append(
             {
                 "event_id": new_ids[key],
-                "record_id": record_id,
+                "record_id": record_ids[(ev.source, ev.person_key)],
                 "occurred_at": ev.occurred_at,
                 "channel": ev.channel,
                 "type": ev.type,
@@ -268,16 +343,24 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
                 "properties": ev.properties,
             }
         )
-    if links:
-        session.connection().execute(
-            update(EventRow.__table__)  # type: ignore[arg-type]
-            .where(EventRow.__table__.c.id == bindparam("b_id"))
-            .values(record_id=bindparam("b_record")),
-            links,
+    if touchpoints:
+        _execute_arrays(
+            session,
+            INSERT_TOUCHPOINTS,
+            {
+                "event_id": [t["event_id"] for t in touchpoints],
+                "record_id": [t["record_id"] for t in touchpoints],
+                "occurred_at": [t["occurred_at"] for t in touchpoints],
+                "channel": [t["channel"] for t in touchpoints],
+                "type": [t["type"] for t in touchpoints],
+                "name": [t["name"] for t in touchpoints],
+                "source": [t["source"] for t in touchpoints],
+                "campaign": [_json(t["campaign"]) for t in touchpoints],
+                "properties": [_json(t["properties"]) for t in touchpoints],
+            },
         )
-        session.execute(pg_insert(Touchpoint).on_conflict_do_nothing(), touchpoints)
 
-    # 5. per-source counters, one statement per source.
+    # 6. per-source counters, one statement per source.
     per_source: dict[str, int] = defaultdict(int)
     for source, _ in new_ids:
         per_source[source] += 1
