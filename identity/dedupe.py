@@ -1,0 +1,384 @@
+"""Batch person resolution: normalisation + strong-id links + Splink + guardrails +
+constrained clustering. ``resolve_records`` is the entry point for ``kindred resolve --full``
+and the identity worker; ``dedupe_csv`` backs ``kindred identity dedupe``.
+
+Guardrails applied to Splink's edges before clustering:
+
+- *generic identifiers*: email/phone values shared by records with several dissimilar first
+  names (``info@``, family mailboxes, switchboards) are blanked before scoring, so they
+  neither link nor get weight; they are reported;
+- *first-name veto*: a pair whose first names are both known and clearly different
+  (Jaro-Winkler below ``first_name_veto_similarity``, not an initial, not swapped with the
+  surname) is not linked by the model - two people in one household or one role mailbox;
+- strong ids (CRM contact id, userId) link deterministically and are *exclusive*: records
+  with different values of one are never merged (``identity.clustering``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from identity.clustering import (
+    ClusterConfig,
+    constrained_clusters,
+    detect_generic_identifiers,
+    shared_value_links,
+)
+from identity.records import (
+    INPUT_FIELDS,
+    canonical_person_frame,
+    guess_id_column,
+    guess_mapping,
+    header_key,
+)
+from identity.splink_model import LinkType, TrainingConfig, predict_edges, train_model
+
+
+@dataclass(frozen=True)
+class ResolverConfig:
+    """Thresholds of the batch resolver."""
+
+    edge_threshold: float = 0.5
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    generic_columns: tuple[str, ...] = ("email", "phone")
+    generic_min_distinct_names: int = 3
+    generic_max_records: int | None = None
+    first_name_veto: bool = True
+    first_name_veto_similarity: float = 0.7
+
+
+@dataclass
+class Resolution:
+    """Result of ``resolve_records``.
+
+    ``clusters``: ``unique_id``, ``cluster_id``, ``confidence`` (the best probability
+    linking the record into its cluster; 1.0 for a strong-id link, NaN for singletons).
+    ``edges``: every scored or deterministic pair with ``unique_id_l``, ``unique_id_r``,
+    ``match_probability``, ``match_weight``, ``rule`` (``splink`` or the strong-id column),
+    ``vetoed`` (guardrail), ``mw_<comparison>`` evidence columns, ``same_cluster``.
+    """
+
+    clusters: pd.DataFrame
+    edges: pd.DataFrame
+    generic_identifiers: dict[str, set[str]]
+    settings_json: dict[str, Any]
+    training_report: dict[str, Any] | None
+    stats: dict[str, Any]
+    timings: dict[str, float]
+
+
+def _first_name_veto(edges: pd.DataFrame, cutoff: float) -> np.ndarray[Any, Any]:
+    """Pairs that share a contact point (email or phone) but whose first names are both
+    known and clearly different: two people behind one mailbox or phone line."""
+    if edges.empty or "first_name_l" not in edges.columns:
+        return np.zeros(len(edges), dtype=bool)
+    shared = [f"{c}_l = {c}_r" for c in ("email", "phone") if f"{c}_l" in edges.columns]
+    if not shared:
+        return np.zeros(len(edges), dtype=bool)
+    cols = [
+        f"{c}_{s}"
+        for c in ("first_name", "last_name", "email", "phone")
+        for s in "lr"
+        if f"{c}_{s}" in edges.columns
+    ]
+    swap = (
+        f"OR jaro_winkler_similarity(first_name_l, last_name_r) >= {cutoff}"
+        f" OR jaro_winkler_similarity(first_name_r, last_name_l) >= {cutoff}"
+        if "last_name_l" in cols
+        else ""
+    )
+    con = duckdb.connect()
+    con.register("e", edges[cols])
+    vetoed = con.execute(
+        f"""
+        SELECT coalesce(({" OR ".join(shared)}) AND NOT (
+            first_name_l = first_name_r
+            OR jaro_winkler_similarity(first_name_l, first_name_r) >= {cutoff}
+            OR length(first_name_l) = 1 OR length(first_name_r) = 1
+            OR starts_with(first_name_l, first_name_r) OR starts_with(first_name_r, first_name_l)
+            {swap}
+        ), false) AS v FROM e
+        """
+    ).df()["v"]
+    con.close()
+    return vetoed.to_numpy(dtype=bool)
+
+
+def resolve_records(
+    frame: pd.DataFrame,
+    *,
+    settings_json: dict[str, Any] | None = None,
+    strong_id_columns: Sequence[str] = (),
+    exclusive_columns: Sequence[str] = (),
+    duplicate_free_columns: Sequence[str] = (),
+    must_links: Iterable[tuple[str, str]] | pd.DataFrame | None = None,
+    cannot_links: Iterable[tuple[str, str]] | pd.DataFrame | None = None,
+    link_type: LinkType = "dedupe_only",
+    config: ResolverConfig | None = None,
+    training: TrainingConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Resolution:
+    """Resolve canonical person records (``identity.records``) into clusters.
+
+    ``settings_json``: a trained model; trained on ``frame`` when ``None``.
+    ``strong_id_columns``: columns whose shared values link deterministically and whose
+    differing values never share a cluster (CRM contact id, userId).
+    ``exclusive_columns``: cannot-link only - different values never share a cluster.
+    ``duplicate_free_columns``: a cluster holds at most one record per value (e.g.
+    ``source_dataset`` when each source is already deduplicated).
+    ``must_links`` / ``cannot_links``: extra pairs of ``unique_id``.
+    """
+    config = config or ResolverConfig()
+    say = progress or (lambda _msg: None)
+    timings: dict[str, float] = {}
+    frame = frame.reset_index(drop=True)
+
+    t = time.perf_counter()
+    say("detecting generic identifiers")
+    generic = detect_generic_identifiers(
+        frame,
+        columns=[c for c in config.generic_columns if c in frame.columns],
+        min_distinct_names=config.generic_min_distinct_names,
+        max_records=config.generic_max_records,
+    )
+    scoring = frame.copy()
+    for col, values in generic.items():
+        if values:
+            hit = scoring[col].isin(values)
+            scoring.loc[hit, col] = None
+            if col == "email":
+                for dep in ("email_local",):
+                    if dep in scoring.columns:
+                        scoring.loc[hit, dep] = None
+    timings["guardrails_s"] = round(time.perf_counter() - t, 2)
+
+    report: dict[str, Any] | None = None
+    if settings_json is None:
+        say("training the Splink model")
+        t = time.perf_counter()
+        settings_json, report = train_model(scoring, link_type=link_type, config=training)
+        timings["train_s"] = round(time.perf_counter() - t, 2)
+
+    say("scoring candidate pairs")
+    t = time.perf_counter()
+    edges = predict_edges(scoring, settings_json, threshold=config.edge_threshold, evidence=False)
+    edges["rule"] = "splink"
+    edges["vetoed"] = (
+        _first_name_veto(edges, config.first_name_veto_similarity)
+        if config.first_name_veto
+        else False
+    )
+    timings["predict_s"] = round(time.perf_counter() - t, 2)
+
+    say("clustering")
+    t = time.perf_counter()
+    strong = [c for c in strong_id_columns if c in frame.columns]
+    det = shared_value_links(frame, columns=strong)
+    if must_links is not None:
+        extra = (
+            must_links
+            if isinstance(must_links, pd.DataFrame)
+            else pd.DataFrame(list(must_links), columns=["unique_id_l", "unique_id_r"])
+        )
+        extra = extra.iloc[:, :2].set_axis(["unique_id_l", "unique_id_r"], axis=1)
+        det = pd.concat([det, extra.assign(rule="must_link")], ignore_index=True)
+    exclusive = {c: frame[c] for c in [*strong, *exclusive_columns] if c in frame.columns}
+    result = constrained_clusters(
+        frame["unique_id"],
+        edges=edges.loc[~edges["vetoed"].to_numpy(dtype=bool)],
+        must_links=det[["unique_id_l", "unique_id_r"]],
+        cannot_links=cannot_links,
+        exclusive_keys=exclusive,
+        duplicate_free={c: frame[c] for c in duplicate_free_columns if c in frame.columns},
+        config=config.cluster,
+    )
+    clusters = result.as_frame()
+    det = det.assign(match_probability=1.0, match_weight=np.inf, vetoed=False)
+    all_edges = pd.concat([edges, det], ignore_index=True) if len(det) else edges
+    cid = pd.Series(clusters["cluster_id"].to_numpy(), index=clusters["unique_id"].to_numpy())
+    all_edges["same_cluster"] = (
+        cid.reindex(all_edges["unique_id_l"].astype(str)).to_numpy()
+        == cid.reindex(all_edges["unique_id_r"].astype(str)).to_numpy()
+    )
+    inside = all_edges.loc[all_edges["same_cluster"] & ~all_edges["vetoed"].astype(bool)]
+    best = (
+        pd.concat(
+            [
+                inside[["unique_id_l", "match_probability"]].set_axis(["unique_id", "p"], axis=1),
+                inside[["unique_id_r", "match_probability"]].set_axis(["unique_id", "p"], axis=1),
+            ]
+        )
+        .groupby("unique_id")["p"]
+        .max()
+    )
+    clusters["confidence"] = best.reindex(clusters["unique_id"]).to_numpy()
+    timings["cluster_s"] = round(time.perf_counter() - t, 2)
+
+    stats: dict[str, Any] = dict(result.stats)
+    stats["splink_edges"] = len(edges)
+    stats["vetoed_edges"] = int(edges["vetoed"].sum())
+    stats["generic_identifiers"] = {k: len(v) for k, v in generic.items()}
+    return Resolution(
+        clusters=clusters,
+        edges=all_edges,
+        generic_identifiers=generic,
+        settings_json=settings_json,
+        training_report=report,
+        stats=stats,
+        timings=timings,
+    )
+
+
+# --- CSV front end -----------------------------------------------------------------------
+
+
+class DedupeInputError(ValueError):
+    """The input CSV or the options cannot be used; the message says how to fix it."""
+
+
+@dataclass
+class DedupeSummary:
+    records: int
+    clusters: int
+    mapping: dict[str, str]
+    id_column: str
+    generic_identifiers: dict[str, int]
+    out_path: str
+
+
+MIN_RECORDS_TO_TRAIN = 50
+
+
+def parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    """``["E-mail=email", "Tel=phone"]`` -> ``{"E-mail": "email", "Tel": "phone"}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        src, sep, fld = item.rpartition("=")
+        if not sep or not src or not fld:
+            raise DedupeInputError(
+                f"--map {item!r}: expected SOURCE_COLUMN=FIELD, e.g. E-mail=email"
+            )
+        fld = fld.strip()
+        if fld not in INPUT_FIELDS:
+            raise DedupeInputError(
+                f"--map {item!r}: unknown field {fld!r}; use one of {', '.join(INPUT_FIELDS)}"
+            )
+        mapping[src.strip()] = fld
+    return mapping
+
+
+def dedupe_csv(
+    in_path: str | Path,
+    out_path: str | Path,
+    *,
+    id_column: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    default_region: str = "US",
+    config: ResolverConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> DedupeSummary:
+    """Resolve the person records of a CSV; write ``<id column>, cluster_id, confidence``."""
+    say = progress or (lambda _msg: None)
+    path = Path(in_path)
+    if not path.is_file():
+        raise DedupeInputError(f"{path}: no such file; pass the path of a CSV of person records")
+    say("reading CSV")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DedupeInputError(
+            f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"
+        ) from exc
+    columns = [str(c) for c in raw.columns]
+    if id_column is None:
+        id_column = guess_id_column(columns)
+        if id_column is None:
+            raise DedupeInputError(
+                f"{path}: no id column found among {columns}; pass --id-column COLUMN "
+                "naming the column that identifies each record"
+            )
+    elif id_column not in columns:
+        raise DedupeInputError(
+            f"--id-column {id_column!r} is not a column of {path}; columns are {columns}"
+        )
+    if raw[id_column].isna().any():
+        raise DedupeInputError(
+            f"{path}: column {id_column!r} has empty ids; fill them or choose another --id-column"
+        )
+    dupes = raw[id_column][raw[id_column].duplicated()]
+    if len(dupes):
+        raise DedupeInputError(
+            f"{path}: id column {id_column!r} has duplicate values (e.g. {dupes.iloc[0]!r}); "
+            "ids must be unique per row - pick another --id-column"
+        )
+    if mapping:
+        unknown = [c for c in mapping if c not in columns]
+        if unknown:
+            raise DedupeInputError(
+                f"--map names columns not in {path}: {unknown}; columns are {columns}"
+            )
+        used = dict(mapping)
+    else:
+        used = guess_mapping([c for c in columns if c != id_column])
+        if not used:
+            raise DedupeInputError(
+                f"{path}: no column recognised as a person field; pass --map COLUMN=FIELD "
+                f"(fields: {', '.join(INPUT_FIELDS)})"
+            )
+    say(f"normalising {len(raw)} records")
+    frame = canonical_person_frame(
+        raw, mapping=used, id_column=id_column, default_region=default_region
+    )
+    if len(frame) < 2:
+        clusters = pd.DataFrame(
+            {
+                "unique_id": frame["unique_id"],
+                "cluster_id": frame["unique_id"],
+                "confidence": np.nan,
+            }
+        )
+        generic: dict[str, set[str]] = {}
+    else:
+        settings = None
+        if len(frame) < MIN_RECORDS_TO_TRAIN:
+            settings = small_data_model(frame)
+        resolution = resolve_records(frame, settings_json=settings, config=config, progress=say)
+        clusters = resolution.clusters
+        generic = resolution.generic_identifiers
+    out = pd.DataFrame(
+        {
+            id_column: raw[id_column].to_numpy(),
+            "cluster_id": clusters["cluster_id"].to_numpy(),
+            "confidence": clusters["confidence"].round(4).to_numpy(),
+        }
+    )
+    say(f"writing {out_path}")
+    out.to_csv(out_path, index=False)
+    return DedupeSummary(
+        records=len(out),
+        clusters=int(out["cluster_id"].nunique()),
+        mapping=used,
+        id_column=id_column,
+        generic_identifiers={k: len(v) for k, v in generic.items()},
+        out_path=str(out_path),
+    )
+
+
+def small_data_model(frame: pd.DataFrame) -> dict[str, Any]:
+    """A model for inputs too small to train on: Splink settings for ``frame``'s columns with
+    fixed m/u values (m high on exact agreement, u from typical person data)."""
+    from identity.splink_model import fixed_parameter_model
+
+    return fixed_parameter_model(frame)
+
+
+def header_keys(columns: Sequence[str]) -> list[str]:
+    return [header_key(c) for c in columns]

@@ -1,0 +1,449 @@
+"""The probabilistic person-matching model: Splink 5 over DuckDB, in process.
+
+Input is the canonical person-record frame (``identity.records``). Comparisons are chosen
+from the columns that carry data, so one module serves CRM exports, FEBRL-style registers
+and the multi-source platform records alike:
+
+- ``first_name`` / ``last_name``: ``NameComparison`` each (Jaro-Winkler 0.92/0.88/0.7),
+  term-frequency adjusted (a match on "smith" is worth less than on "zaborowski");
+- ``email``: ``EmailComparison`` (exact, same username, fuzzy), TF adjusted on exact match;
+- ``phone``: exact / Levenshtein 1, TF adjusted; ``postcode``: Levenshtein 1/2, TF adjusted;
+- ``company``: Jaro-Winkler 0.95/0.88, TF; ``job_title``, ``address``, ``city``: see code;
+- ``birth_date``: ``DateOfBirthComparison``; ``national_id``: Levenshtein 1/2.
+
+Training is unsupervised: the prior from deterministic rules with an assumed recall (measured
+against ``true_id`` when that column exists, and reported), u by random sampling, m by EM
+over two blocking rules on disjoint columns. The trained model is plain JSON (Splink's
+settings dict); ``save_model``/``load_model`` wrap it with a Kindred version string.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
+MODEL_FORMAT = "kindred-splink/1"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Knobs for unsupervised training (defaults sized for 5k-1M records on 2 cores)."""
+
+    prior_recall: float = 0.7
+    u_max_pairs: float = 5e6
+    em_max_pairs: float = 2e6
+    seed: int = 42
+
+
+def _present(frame: pd.DataFrame, col: str, *, min_share: float = 0.01) -> bool:
+    if col not in frame.columns:
+        return False
+    filled = int(frame[col].notna().sum())
+    return filled >= max(2, min_share * len(frame)) and frame[col].nunique(dropna=True) > 1
+
+
+def _comparisons(frame: pd.DataFrame) -> list[Any]:
+    comps: list[Any] = []
+    if _present(frame, "first_name"):
+        comps.append(cl.NameComparison("first_name"))
+    if _present(frame, "last_name"):
+        comps.append(cl.NameComparison("last_name"))
+    if _present(frame, "email"):
+        comps.append(cl.EmailComparison("email"))
+    if _present(frame, "phone"):
+        comps.append(
+            cl.LevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True)
+        )
+    if _present(frame, "birth_date"):
+        comps.append(
+            cl.DateOfBirthComparison("birth_date", input_is_string=True, datetime_format="%Y-%m-%d")
+        )
+    if _present(frame, "postcode"):
+        comps.append(
+            cl.LevenshteinAtThresholds("postcode", [1, 2]).configure(
+                term_frequency_adjustments=True
+            )
+        )
+    if _present(frame, "company"):
+        comps.append(
+            cl.JaroWinklerAtThresholds("company", [0.95, 0.88]).configure(
+                term_frequency_adjustments=True
+            )
+        )
+    if _present(frame, "job_title"):
+        comps.append(cl.JaroWinklerAtThresholds("job_title", [0.9]))
+    if _present(frame, "address"):
+        comps.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
+    if _present(frame, "city"):
+        comps.append(cl.ExactMatch("city").configure(term_frequency_adjustments=True))
+    if _present(frame, "national_id"):
+        comps.append(cl.LevenshteinAtThresholds("national_id", [1, 2]))
+    if not comps:
+        raise ValueError("no comparable columns: the frame needs names, email, phone or similar")
+    return comps
+
+
+_PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
+    ("email",),
+    ("phone",),
+    ("first_name", "last_name"),
+    ("last_name", "birth_date"),
+    ("first_name", "birth_date"),
+    ("postcode", "last_name"),
+    ("postcode", "first_name"),
+    ("email_local", "first_name"),
+    ("company", "last_name"),
+    ("birth_date", "postcode"),
+    ("address", "city"),
+    ("national_id",),
+)
+
+
+def _blocking_rules(frame: pd.DataFrame) -> list[Any]:
+    return [block_on(*cols) for cols in _PREDICTION_RULES if all(_present(frame, c) for c in cols)]
+
+
+def build_settings(frame: pd.DataFrame, *, link_type: LinkType = "dedupe_only") -> SettingsCreator:
+    """Splink settings for the columns of ``frame`` that carry data."""
+    return SettingsCreator(
+        link_type=link_type,
+        unique_id_column_name="unique_id",
+        comparisons=_comparisons(frame),
+        blocking_rules_to_generate_predictions=_blocking_rules(frame),
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+    )
+
+
+def _model_columns(frame: pd.DataFrame) -> list[str]:
+    keep = ["unique_id", *[c for c in frame.columns if c != "unique_id"]]
+    return [c for c in keep if c not in ("true_id",)]
+
+
+def _register(db_api: DuckDBAPI, frame: pd.DataFrame, link_type: str) -> list[Any]:
+    cols = _model_columns(frame)
+    if link_type == "dedupe_only":
+        return [db_api.register(frame[cols], dataset_display_name="records")]
+    if "source_dataset" not in frame.columns:
+        raise ValueError(f"link_type {link_type!r} needs a source_dataset column")
+    cols = [c for c in cols if c != "source_dataset"]
+    return [
+        db_api.register(part[cols].reset_index(drop=True), dataset_display_name=str(name))
+        for name, part in frame.groupby("source_dataset", sort=True)
+    ]
+
+
+def _measured_rule_recall(
+    frame: pd.DataFrame, rules: list[tuple[str, ...]], link_type: str
+) -> float | None:
+    """Recall of the prior's deterministic rules against ``true_id`` (None without labels)."""
+    if "true_id" not in frame.columns or not rules:
+        return None
+    con = duckdb.connect()
+    cols = sorted(
+        {c for r in rules for c in r}
+        | {"unique_id", "true_id"}
+        | ({"source_dataset"} if "source_dataset" in frame.columns else set())
+    )
+    con.register("f", frame[cols])
+    cross = " AND l.source_dataset <> r.source_dataset" if link_type == "link_only" else ""
+    unions = " UNION ".join(
+        "SELECT l.unique_id AS a, r.unique_id AS b FROM f l JOIN f r ON l.true_id = r.true_id "
+        "AND l.unique_id < r.unique_id" + cross + "".join(f" AND l.{c} = r.{c}" for c in rule)
+        for rule in rules
+    )
+    found = con.execute(f"SELECT count(*) FROM ({unions})").fetchall()[0][0]
+    total_sql = (
+        "SELECT count(*) FROM f l JOIN f r ON l.true_id = r.true_id AND l.unique_id < r.unique_id"
+        + cross
+    )
+    total = con.execute(total_sql).fetchall()[0][0]
+    con.close()
+    return float(found) / float(total) if total else None
+
+
+def _prior_rules(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    candidates = [
+        ("first_name", "last_name", "birth_date"),
+        ("first_name", "last_name", "email"),
+        ("first_name", "last_name", "phone"),
+        ("first_name", "last_name", "postcode"),
+    ]
+    rules: list[tuple[str, ...]] = [r for r in candidates if all(_present(frame, c) for c in r)]
+    if not rules:
+        rules = [
+            r
+            for r in [("email",), ("first_name", "last_name")]
+            if all(_present(frame, c) for c in r)
+        ][:1]
+    return rules
+
+
+def _em_rules(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    rules: list[tuple[str, ...]] = []
+    if _present(frame, "first_name") and _present(frame, "last_name"):
+        rules.append(("first_name", "last_name"))
+    for other in (("birth_date",), ("email",), ("phone",), ("postcode",), ("city",)):
+        if all(_present(frame, c) for c in other):
+            rules.append(other)
+            break
+    if len(rules) < 2 and _present(frame, "postcode"):
+        rules.append(("postcode",))
+    return rules
+
+
+def model_version(settings_json: dict[str, Any]) -> str:
+    """``kindred-<utc timestamp>-<hash of the parameters>``: stable for identical models."""
+    digest = hashlib.sha256(json.dumps(settings_json, sort_keys=True).encode()).hexdigest()[:10]
+    return f"kindred-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{digest}"
+
+
+def train_model(
+    frame: pd.DataFrame,
+    *,
+    link_type: LinkType = "dedupe_only",
+    config: TrainingConfig | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train a model on ``frame`` without labels. Returns (Splink settings JSON, report)."""
+    config = config or TrainingConfig()
+    started = time.perf_counter()
+    db_api = DuckDBAPI()
+    sdfs = _register(db_api, frame, link_type)
+    settings = build_settings(frame, link_type=link_type)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings)
+    prior_rules = _prior_rules(frame)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on(*r) for r in prior_rules], recall=config.prior_recall
+    )
+    n = len(frame)
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=min(config.u_max_pairs, n * (n - 1) / 2), seed=config.seed
+    )
+    em_rules = _em_rules(frame)
+    for rule in em_rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*rule), max_pairs=config.em_max_pairs
+        )
+    settings_json = linker.misc.save_model_to_json()
+    if link_type == "link_only":
+        sizes = frame["source_dataset"].value_counts().to_numpy()
+        total_pairs = float(sizes.sum() ** 2 - (sizes**2).sum()) / 2
+    else:
+        total_pairs = n * (n - 1) / 2
+    checked = _check_prior_recall(linker, settings_json, config.prior_recall, total_pairs)
+    version = model_version(settings_json)
+    report = {
+        "model_version": version,
+        "format": MODEL_FORMAT,
+        "link_type": link_type,
+        "records": n,
+        "comparisons": [c["output_column_name"] for c in settings_json["comparisons"]],
+        "blocking_rules": [
+            b["blocking_rule"] for b in settings_json["blocking_rules_to_generate_predictions"]
+        ],
+        "prior": {
+            "rules": [list(r) for r in prior_rules],
+            "assumed_recall": config.prior_recall,
+            "checked_recall": checked,
+            "measured_recall": _measured_rule_recall(frame, prior_rules, link_type),
+            "probability_two_random_records_match": settings_json[
+                "probability_two_random_records_match"
+            ],
+        },
+        "em_blocking_rules": [list(r) for r in em_rules],
+        "config": asdict(config),
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    return settings_json, report
+
+
+def _check_prior_recall(
+    linker: Linker, settings_json: dict[str, Any], assumed: float, total_pairs: float
+) -> float | None:
+    """Check the recall assumed for the prior's deterministic rules, without labels.
+
+    The rules found ``D = prior * pairs * assumed`` matches. The trained model expects
+    ``E = sum(match_probability)`` matches among the blocked pairs, so the rules' recall is
+    about ``D / E``. When that differs from the assumption, the prior is rescaled once
+    (``prior * assumed / checked``) and the checked recall is returned."""
+    pred = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")
+    rel = pred.as_duckdbpyrelation()
+    expected = rel.aggregate("sum(match_probability) AS e").df()["e"].iloc[0]
+    pred.drop_table_from_database_and_remove_from_cache()
+    prior = float(settings_json["probability_two_random_records_match"])
+    found = prior * total_pairs * assumed
+    if not expected or expected != expected or found <= 0:
+        return None
+    checked = min(1.0, max(0.02, found / float(expected)))
+    settings_json["probability_two_random_records_match"] = prior * assumed / checked
+    return round(checked, 4)
+
+
+def save_model(path: str | Path, settings_json: dict[str, Any], *, version: str) -> None:
+    """Write ``{"format", "version", "settings"}`` JSON."""
+    doc = {"format": MODEL_FORMAT, "version": version, "settings": settings_json}
+    Path(path).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+def load_model(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a file written by ``save_model``: (settings JSON, version)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if doc.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: not a Kindred model file (format {doc.get('format')!r})")
+    return doc["settings"], str(doc["version"])
+
+
+def comparison_names(settings_json: dict[str, Any]) -> list[str]:
+    return [str(c["output_column_name"]) for c in settings_json["comparisons"]]
+
+
+def _linker_for(frame: pd.DataFrame, settings_json: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
+    db_api = DuckDBAPI()
+    link_type = str(settings_json.get("link_type", "dedupe_only"))
+    # the trained model may use columns this frame lacks: add them as all-null
+    needed = set()
+    for comp in settings_json["comparisons"]:
+        for level in comp["comparison_levels"]:
+            sql = str(level.get("sql_condition", ""))
+            for col in _CANONICAL_OPTIONAL:
+                if f'"{col}_l"' in sql or f"{col}_l" in sql:
+                    needed.add(col)
+    for rule in settings_json["blocking_rules_to_generate_predictions"]:
+        for col in _CANONICAL_OPTIONAL:
+            if f"l.{col}" in rule["blocking_rule"] or f'l."{col}"' in rule["blocking_rule"]:
+                needed.add(col)
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        frame = frame.assign(**{c: pd.Series([None] * len(frame), dtype=object) for c in missing})
+    sdfs = _register(db_api, frame, link_type)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json)
+    return linker, db_api
+
+
+_CANONICAL_OPTIONAL = (
+    "first_name", "last_name", "full_name", "email", "email_local", "email_domain", "phone",
+    "company", "job_title", "city", "postcode", "birth_date", "address", "national_id",
+)  # fmt: skip
+
+
+def predict_edges(
+    frame: pd.DataFrame,
+    settings_json: dict[str, Any],
+    *,
+    threshold: float = 0.5,
+    evidence: bool = True,
+) -> pd.DataFrame:
+    """Score the blocked pairs of ``frame`` with a trained model.
+
+    Returns one row per pair with ``match_probability >= threshold``: ``unique_id_l``,
+    ``unique_id_r``, ``match_weight``, ``match_probability``, ``mw_<comparison>`` (the
+    comparison's log2 Bayes factor including its term-frequency adjustment),
+    ``gamma_<comparison>`` and, when ``evidence`` is true, ``evidence`` (a dict
+    comparison -> weight per pair, for storing with the link).
+    """
+    linker, _ = _linker_for(frame, settings_json)
+    pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    names = comparison_names(settings_json)
+    rel = pred.as_duckdbpyrelation()
+    have = set(rel.columns)
+    select = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+    for name in names:
+        tf = f"mw_tf_adj_{name}"
+        mw = f'"mw_{name}"' + (f' + coalesce("{tf}", 0)' if tf in have else "")
+        select.append(f'CAST({mw} AS DOUBLE) AS "mw_{name}"')
+        select.append(f'"gamma_{name}"')
+    for col in ("first_name", "last_name", "email", "phone"):
+        if f"{col}_l" in have:
+            select += [f'"{col}_l"', f'"{col}_r"']
+    edges: pd.DataFrame = rel.select(", ".join(select)).df()
+    pred.drop_table_from_database_and_remove_from_cache()
+    if evidence:
+        edges["evidence"] = edge_evidence(edges, names)
+    return edges
+
+
+def edge_evidence(edges: pd.DataFrame, names: list[str]) -> list[dict[str, float]]:
+    """Per-pair dict comparison -> match weight (rounded to 3 decimals)."""
+    cols = [f"mw_{n}" for n in names if f"mw_{n}" in edges.columns]
+    block = edges[cols].round(3).to_numpy()
+    keys = [c[3:] for c in cols]
+    return [dict(zip(keys, row.tolist(), strict=True)) for row in block]
+
+
+def bare_splink_clusters(
+    frame: pd.DataFrame,
+    settings_json: dict[str, Any],
+    *,
+    threshold: float = 0.9,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The baseline: Splink's own ``cluster_pairwise_predictions_at_threshold`` over the same
+    model. Returns (``unique_id``, ``cluster_id`` frame, timings)."""
+    t0 = time.perf_counter()
+    linker, _ = _linker_for(frame, settings_json)
+    pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    t1 = time.perf_counter()
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        pred, threshold_match_probability=threshold
+    )
+    out: pd.DataFrame = (
+        clusters.as_duckdbpyrelation()
+        .select(
+            "CAST(unique_id AS VARCHAR) AS unique_id, CAST(cluster_id AS VARCHAR) AS cluster_id"
+        )
+        .df()
+    )
+    t2 = time.perf_counter()
+    return out, {"predict_s": round(t1 - t0, 2), "cluster_s": round(t2 - t1, 2)}
+
+
+# u (chance agreement on the exact level) for typical person data, per comparison
+_EXACT_U = {
+    "first_name": 0.01, "last_name": 0.005, "email": 0.0001, "phone": 0.0002,
+    "birth_date": 0.0005, "postcode": 0.01, "company": 0.01, "job_title": 0.05,
+    "address": 0.0005, "city": 0.05, "national_id": 0.0001,
+}  # fmt: skip
+
+
+def fixed_parameter_model(
+    frame: pd.DataFrame, *, link_type: LinkType = "dedupe_only", prior: float = 0.01
+) -> dict[str, Any]:
+    """An untrained model with fixed, conservative m/u values, for inputs too small to
+    train on (a few dozen records). Exact agreement on a field is strong evidence, partial
+    agreement weaker, disagreement evidence against."""
+    db_api = DuckDBAPI()
+    sdfs = _register(db_api, frame, link_type)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], build_settings(frame, link_type=link_type))
+    settings: dict[str, Any] = linker.misc.save_model_to_json()
+    settings["probability_two_random_records_match"] = prior
+    for comp in settings["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        k = len(levels)
+        exact_u = _EXACT_U.get(str(comp["output_column_name"]), 0.01)
+        for j, level in enumerate(levels):
+            # term frequencies from a few dozen rows are noise: switch them off
+            level.pop("tf_adjustment_column", None)
+            level.pop("tf_adjustment_weight", None)
+            if j == k - 1:
+                level["m_probability"] = 0.05
+                level["u_probability"] = max(0.5, 1 - exact_u * 5 * k)
+            elif j == 0:
+                level["m_probability"] = 0.85 if k > 2 else 0.95
+                level["u_probability"] = exact_u
+            else:
+                level["m_probability"] = 0.10 / max(1, k - 2)
+                level["u_probability"] = exact_u * (3 * j)
+    return settings
