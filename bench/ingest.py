@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -89,6 +91,7 @@ def bench_environment() -> Iterator[BenchEnv]:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         infra.down(settings)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _env(settings: Settings, port: int) -> dict[str, str]:
@@ -133,15 +136,19 @@ def throughput_phase(
     bodies = [json.dumps(b).encode() for b in batches]
     errors = 0
 
+    local = threading.local()
+
     def send(body: bytes) -> int:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            r = client.post(
-                "/v1/batch", content=body, auth=auth, headers={"Content-Type": "application/json"}
-            )
-            return r.status_code
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=base, timeout=60)
+        r = client.post(
+            "/v1/batch", content=body, auth=auth, headers={"Content-Type": "application/json"}
+        )
+        return r.status_code
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         codes = list(pool.map(send, bodies))
     sent_at = time.perf_counter()
     errors = sum(1 for c in codes if c != 200)

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
@@ -138,8 +139,10 @@ def _builtin() -> dict[str, type[Connector]]:
 ALIASES = {"segment": "web", "email": "sendgrid", "ads": "leadform"}
 
 
+@lru_cache(maxsize=1)
 def available() -> dict[str, type[Connector]]:
-    """Every connector: built-ins first, then entry points (which may not shadow built-ins)."""
+    """Every connector: built-ins first, then entry points (which may not shadow built-ins).
+    Read once per process; call ``available.cache_clear()`` after installing a connector."""
     found = _builtin()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in found:

@@ -15,6 +15,7 @@ weights to the same graph and goes through the same merge/stable-id machinery.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from identity.normalize import normalise_email, normalise_id, normalise_phone
+from kindred.db import execute_arrays, in_ids
 from kindred.models import (
     GenericIdentifier,
     Identifier,
@@ -36,6 +38,20 @@ from kindred.models import (
     SourceRecord,
 )
 
+INSERT_IDENTIFIERS = (
+    "INSERT INTO identifiers (record_id, type, link_type, value, raw_value) "
+    "SELECT * FROM unnest(CAST(%(record_id)b AS bigint[]), CAST(%(type)b AS text[]), "
+    "CAST(%(link_type)b AS text[]), CAST(%(value)b AS text[]), CAST(%(raw_value)b AS text[])) "
+    "ON CONFLICT DO NOTHING"
+)
+UPSERT_LINKS = (
+    "INSERT INTO record_links (record_id, profile_id, rule, evidence, model_version) "
+    "SELECT * FROM unnest(CAST(%(record_id)b AS bigint[]), CAST(%(profile_id)b AS uuid[]), "
+    "CAST(%(rule)b AS text[]), CAST(%(evidence)b AS jsonb[]), CAST(%(model_version)b AS text[])) "
+    "ON CONFLICT (record_id) DO UPDATE SET profile_id = EXCLUDED.profile_id, "
+    "rule = EXCLUDED.rule, evidence = EXCLUDED.evidence, "
+    "model_version = EXCLUDED.model_version, linked_at = now()"
+)
 RESOLVER_LOCK = 7_331_001  # pg advisory lock id: one resolver writes the graph at a time
 RULE_VERSION = "deterministic-v1"
 
@@ -135,13 +151,20 @@ def _regions(session: Session) -> dict[str, str]:
     return {name: str((cfg or {}).get("default_region", "US")) for name, cfg in rows}
 
 
-def refresh_identifiers(session: Session, records: Sequence[SourceRecord]) -> None:
+@dataclass(frozen=True)
+class DirtyRecord:
+    id: int
+    source: str
+    external_ids: dict[str, list[str]]
+
+
+def refresh_identifiers(session: Session, records: Sequence[DirtyRecord]) -> None:
     """Rewrite the normalised identifiers of ``records`` from their raw external ids."""
     if not records:
         return
     regions = _regions(session)
     ids = [r.id for r in records]
-    session.execute(delete(Identifier).where(Identifier.record_id.in_(ids)))
+    session.execute(delete(Identifier).where(in_ids(Identifier.record_id, ids)))
     rows: list[dict[str, Any]] = []
     for rec in records:
         region = regions.get(rec.source, "US")
@@ -163,12 +186,19 @@ def refresh_identifiers(session: Session, records: Sequence[SourceRecord]) -> No
                     }
                 )
     if rows:
-        session.execute(pg_insert(Identifier).on_conflict_do_nothing(), rows)
+        execute_arrays(
+            session,
+            INSERT_IDENTIFIERS,
+            {
+                k: [r[k] for r in rows]
+                for k in ("record_id", "type", "link_type", "value", "raw_value")
+            },
+        )
         # values already known to be shared by several people never link again
         session.execute(
             update(Identifier)
             .where(
-                Identifier.record_id.in_(ids),
+                in_ids(Identifier.record_id, ids),
                 GenericIdentifier.link_type == Identifier.link_type,
                 GenericIdentifier.value == Identifier.value,
             )
@@ -252,7 +282,7 @@ def flag_generic_identifiers(
     candidates = (
         select(Identifier.link_type, Identifier.value)
         .where(
-            Identifier.record_id.in_(record_ids),
+            in_ids(Identifier.record_id, record_ids),
             Identifier.link_type.in_(GENERIC_CHECK_TYPES),
             Identifier.linking.is_(True),
         )
@@ -318,15 +348,16 @@ def _profiles_holding(session: Session, flagged: list[dict[str, Any]]) -> set[uu
 def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     """Resolve up to ``limit`` dirty source records. The caller commits."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
-    records = list(
-        session.execute(
-            select(SourceRecord)
+    records = [
+        DirtyRecord(*row)
+        for row in session.execute(
+            select(SourceRecord.id, SourceRecord.source, SourceRecord.external_ids)
             .where(SourceRecord.dirty.is_(True))
             .order_by(SourceRecord.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+        ).all()
+    ]
     result = ResolveResult(records=len(records))
     if not records:
         return result
@@ -351,14 +382,14 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
             & (other.c.value == mine.c.value)
             & (other.c.record_id != mine.c.record_id),
         )
-        .where(mine.c.record_id.in_(batch_ids), mine.c.linking, other.c.linking)
+        .where(in_ids(mine.c.record_id, batch_ids), mine.c.linking, other.c.linking)
     ).all()
 
     neighbour_ids = {p[1] for p in pairs}
     profile_of: dict[int, uuid.UUID] = dict(
         session.execute(
             select(RecordLink.record_id, RecordLink.profile_id).where(
-                RecordLink.record_id.in_(neighbour_ids | batch_set)
+                in_ids(RecordLink.record_id, neighbour_ids | batch_set)
             )
         )
         .tuples()
@@ -374,7 +405,7 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     # exclusive ids of batch records, unlinked neighbours and neighbour profiles
     for rid, kind, value in session.execute(
         select(Identifier.record_id, Identifier.type, Identifier.value).where(
-            Identifier.record_id.in_(neighbour_ids | batch_set),
+            in_ids(Identifier.record_id, neighbour_ids | batch_set),
             Identifier.type.in_(EXCLUSIVE_TYPES),
         )
     ).all():
@@ -389,9 +420,9 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         select(RecordLink.profile_id, Identifier.type, Identifier.value)
         .join(Identifier, Identifier.record_id == RecordLink.record_id)
         .where(
-            RecordLink.profile_id.in_(neighbour_profiles | batch_profiles),
+            in_ids(RecordLink.profile_id, neighbour_profiles | batch_profiles, uuid=True),
             Identifier.type.in_(EXCLUSIVE_TYPES),
-            RecordLink.record_id.not_in(batch_ids),
+            ~in_ids(RecordLink.record_id, batch_ids),
         )
     ).all():
         key = _exclusive_key(kind, value)
@@ -436,12 +467,16 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     existing_profiles |= batch_profiles
     created = dict(
         session.execute(
-            select(Profile.id, Profile.created_at).where(Profile.id.in_(existing_profiles))
+            select(Profile.id, Profile.created_at).where(
+                in_ids(Profile.id, existing_profiles, uuid=True)
+            )
         )
         .tuples()
         .all()
     )
     links: list[dict[str, Any]] = []
+    new_profiles: list[dict[str, Any]] = []
+    change_rows: list[dict[str, Any]] = []
     taken: set[uuid.UUID] = set()
     for nodes in sorted(components.values(), key=len, reverse=True):
         record_nodes = [n[1] for n in nodes if n[0] == "r" and n[1] in batch_set]
@@ -468,21 +503,21 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
                 )
         else:
             survivor = uuid.uuid4()
-            session.execute(pg_insert(Profile).values(id=survivor))
+            new_profiles.append({"id": survivor})
             cause = "split" if any(r in profile_of for r in record_nodes) else "new_record"
-            session.add(
-                IdentityChange(
-                    kind="split" if cause == "split" else "create",
-                    profile_id=survivor,
-                    other_profile_id=next(
+            change_rows.append(
+                {
+                    "kind": "split" if cause == "split" else "create",
+                    "profile_id": survivor,
+                    "other_profile_id": next(
                         (profile_of[r] for r in record_nodes if r in profile_of), None
                     ),
-                    cause=cause,
-                    evidence={
+                    "cause": cause,
+                    "evidence": {
                         "records": record_nodes[:20],
                         "blocked": [b for r in record_nodes for b in blocked.get(r, [])][:10],
                     },
-                )
+                }
             )
             if cause == "split":
                 result.changes.append(
@@ -510,28 +545,31 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
                     "model_version": RULE_VERSION,
                 }
             )
+    if new_profiles:
+        session.connection().execute(pg_insert(Profile), new_profiles)
+    if change_rows:
+        session.connection().execute(pg_insert(IdentityChange), change_rows)
     if links:
-        ins = pg_insert(RecordLink)
-        session.execute(
-            ins.on_conflict_do_update(
-                index_elements=["record_id"],
-                set_={
-                    "profile_id": ins.excluded.profile_id,
-                    "rule": ins.excluded.rule,
-                    "evidence": ins.excluded.evidence,
-                    "model_version": ins.excluded.model_version,
-                    "linked_at": func.now(),
-                },
-            ),
-            links,
+        execute_arrays(
+            session,
+            UPSERT_LINKS,
+            {
+                "record_id": [x["record_id"] for x in links],
+                "profile_id": [x["profile_id"] for x in links],
+                "rule": [x["rule"] for x in links],
+                "evidence": [json.dumps(x["evidence"], default=str) for x in links],
+                "model_version": [x["model_version"] for x in links],
+            },
         )
-    session.execute(update(SourceRecord).where(SourceRecord.id.in_(batch_ids)).values(dirty=False))
+    session.execute(
+        update(SourceRecord).where(in_ids(SourceRecord.id, batch_ids)).values(dirty=False)
+    )
     if recheck:
         result.changes.extend(split_disconnected(session, recheck, cause="generic_identifier"))
     if result.changed_profiles:
         session.execute(
             update(Profile)
-            .where(Profile.id.in_(result.changed_profiles))
+            .where(in_ids(Profile.id, result.changed_profiles, uuid=True))
             .values(stale=True, updated_at=func.now())
         )
     session.flush()
@@ -552,7 +590,7 @@ def split_disconnected(
         ids = session.execute(
             select(
                 Identifier.record_id, Identifier.type, Identifier.link_type, Identifier.value
-            ).where(Identifier.record_id.in_(record_ids), Identifier.linking.is_(True))
+            ).where(in_ids(Identifier.record_id, record_ids), Identifier.linking.is_(True))
         ).all()
         uf = _ConstrainedUnion()
         by_value: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)

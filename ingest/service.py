@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ingest.events import Event
+from kindred.db import execute_arrays
 from kindred.models import Account, AccountKey
 from kindred.models import Source as SourceRow
 
@@ -91,18 +92,6 @@ INSERT_TOUCHPOINTS = (
     "CAST(%(campaign)b AS jsonb[]), "
     "CAST(%(properties)b AS jsonb[])) ON CONFLICT DO NOTHING"
 )
-
-
-def _execute_arrays(
-    session: Session, sql: str, params: dict[str, list[Any]], *, returning: bool = False
-) -> list[tuple[Any, ...]]:
-    """Run a statement with array parameters through psycopg directly, dumping them in binary
-    (text-format arrays cost more to escape than the insert itself)."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall()) if returning else []
 
 
 def _json(value: Any) -> str:
@@ -235,7 +224,7 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
     # 1. skip events already stored (the unique constraint still decides at insert time).
     keys = list(unique)
     known = set(
-        _execute_arrays(
+        execute_arrays(
             session,
             SELECT_KNOWN_EVENTS,
             {"source": [k[0] for k in keys], "message_id": [k[1] for k in keys]},
@@ -268,7 +257,7 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
                 "last_seen": row[6],
                 "account_key": row[7],
             }
-            for row in _execute_arrays(
+            for row in execute_arrays(
                 session,
                 LOCK_RECORDS,
                 {"source": [w[0] for w in wanted], "record_key": [w[1] for w in wanted]},
@@ -281,7 +270,7 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
             upserts.append(
                 {"source": source, "record_key": record_key, "channel": evs[0].channel, **merged}
             )
-        for rid, source, record_key in _execute_arrays(
+        for rid, source, record_key in execute_arrays(
             session,
             UPSERT_RECORDS,
             {
@@ -305,7 +294,7 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
         person = ev.person_key
         return record_ids[(ev.source, person)] if person is not None else None
 
-    inserted = _execute_arrays(
+    inserted = execute_arrays(
         session,
         INSERT_EVENTS,
         {
@@ -344,7 +333,7 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
             }
         )
     if touchpoints:
-        _execute_arrays(
+        execute_arrays(
             session,
             INSERT_TOUCHPOINTS,
             {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import BigInteger, ColumnElement, Engine, MetaData, any_, bindparam, create_engine
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from kindred.settings import get_settings
@@ -49,3 +51,22 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def execute_arrays(
+    session: Session, sql: str, params: dict[str, list[Any]], *, returning: bool = False
+) -> list[tuple[Any, ...]]:
+    """Run a bulk statement whose parameters are one array per column (``%(name)b`` binary
+    placeholders, unnested server-side) through psycopg directly: a constant number of
+    parameters however large the batch, and no text-array escaping."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall()) if returning else []
+
+
+def in_ids(column: Any, values: Collection[Any], *, uuid: bool = False) -> ColumnElement[bool]:
+    """``column = ANY(:array)``: one array parameter instead of an IN list of thousands."""
+    kind: Any = UUID(as_uuid=True) if uuid else BigInteger()
+    return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))

@@ -9,6 +9,7 @@ migrations, and its own topics and consumer group.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -62,6 +63,7 @@ def infra_services() -> Iterator[Infra]:
     upgrade(f"{server}/{TEMPLATE}")
     yield Infra(admin, server, status.kafka_bootstrap, data_dir)
     infra.down(settings)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def create_database(services: Infra) -> str:
