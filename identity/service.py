@@ -20,6 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, update
@@ -153,9 +154,12 @@ def _regions(session: Session) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DirtyRecord:
+    """A record to resolve, read without a row lock (ingest keeps writing meanwhile)."""
+
     id: int
     source: str
     external_ids: dict[str, list[str]]
+    updated_at: datetime
 
 
 def refresh_identifiers(session: Session, records: Sequence[DirtyRecord]) -> None:
@@ -351,11 +355,15 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
     records = [
         DirtyRecord(*row)
         for row in session.execute(
-            select(SourceRecord.id, SourceRecord.source, SourceRecord.external_ids)
+            select(
+                SourceRecord.id,
+                SourceRecord.source,
+                SourceRecord.external_ids,
+                SourceRecord.updated_at,
+            )
             .where(SourceRecord.dirty.is_(True))
             .order_by(SourceRecord.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         ).all()
     ]
     result = ResolveResult(records=len(records))
@@ -561,8 +569,13 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
                 "model_version": [x["model_version"] for x in links],
             },
         )
-    session.execute(
-        update(SourceRecord).where(in_ids(SourceRecord.id, batch_ids)).values(dirty=False)
+    # Compare-and-clear: a record that ingest changed while we worked stays dirty.
+    execute_arrays(
+        session,
+        "UPDATE source_records SET dirty = false FROM unnest(CAST(%(id)b AS bigint[]), "
+        "CAST(%(at)b AS timestamptz[])) AS v(id, at) "
+        "WHERE source_records.id = v.id AND source_records.updated_at = v.at",
+        {"id": batch_ids, "at": [r.updated_at for r in records]},
     )
     if recheck:
         result.changes.extend(split_disconnected(session, recheck, cause="generic_identifier"))
