@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api import collector, errors, health, profiles, sources, ui, webhooks
+from api import (
+    accounts,
+    collector,
+    errors,
+    health,
+    identity_admin,
+    profiles,
+    segments,
+    sources,
+    tracking,
+    ui,
+    webhooks,
+)
 from api.deps import AppState
 from ingest.producer import EventPublisher
 from kindred import __version__
@@ -41,6 +53,10 @@ def create_app(
     app.include_router(profiles.router)
     app.include_router(sources.router)
     app.include_router(ui.router)
+    app.include_router(accounts.router)
+    app.include_router(identity_admin.router)
+    app.include_router(segments.router)
+    app.include_router(tracking.router)
 
     @app.on_event("shutdown")
     def _close() -> None:

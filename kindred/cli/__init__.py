@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kindred.cli import bench, core, demo, identity, ops
+from kindred.cli import bench, core, demo, dlq, identity, ops, segments
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kindred customer data platform")
 core.register(app)
@@ -12,6 +12,8 @@ ops.register(app)
 app.command("demo")(demo.demo)
 app.add_typer(identity.app, name="identity", help="Identity resolution tools")
 app.add_typer(bench.app, name="bench", help="Benchmarks (print JSON)")
+app.add_typer(dlq.app, name="dlq", help="Dead letters: list and replay")
+app.add_typer(segments.app, name="segments", help="Segments and membership")
 
 
 def main() -> None:
