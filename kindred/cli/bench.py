@@ -42,3 +42,24 @@ def ingest(
     from bench.ingest import run
 
     typer.echo(json.dumps(run(events, latency_seconds=latency_seconds), indent=2))
+
+
+@app.command("connectors")
+def connectors(
+    events: int = typer.Option(20_000, "--events", help="items parsed per connector", min=100),
+) -> None:
+    """Parse throughput per connector (events/s), as JSON."""
+    from bench.connectors import run
+
+    typer.echo(json.dumps(run(events=events), indent=2))
+
+
+@app.command("segments")
+def segments(
+    profiles: int = typer.Option(1_000_000, "--profiles", help="profiles to generate", min=1000),
+    events: int = typer.Option(20_000_000, "--events", help="events to generate", min=1000),
+) -> None:
+    """Segment creation, membership latency, export rate and page latency, as JSON."""
+    from bench.segments import run
+
+    typer.echo(json.dumps(run(profiles=profiles, events=events), indent=2))
