@@ -1,7 +1,124 @@
-"""HTTP routes: identity admin (filled in by its issue)."""
+"""Identity admin: force merges and splits, follow the merge/split change feed."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import datetime
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from api.deps import get_session, require
+from api.errors import ERROR_RESPONSES
+from identity.overrides import RecordRef, merge_profiles, split_profile
+from identity.service import changes_since, list_generic_identifiers
+from kindred.security import Principal
+
+router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=ERROR_RESPONSES)
+
+
+class RecordIn(BaseModel):
+    id: int | None = None
+    source: str | None = None
+    record_key: str | None = None
+
+    def ref(self) -> RecordRef:
+        return RecordRef(id=self.id, source=self.source, record_key=self.record_key)
+
+
+class MergeIn(BaseModel):
+    profile_ids: list[uuid.UUID] = Field(min_length=2, max_length=50)
+    reason: str | None = None
+
+
+class SplitIn(BaseModel):
+    profile_id: uuid.UUID
+    records: list[RecordIn] = Field(min_length=1, max_length=1000)
+    reason: str | None = None
+
+
+class MergeOut(BaseModel):
+    survivor: uuid.UUID
+    merged: list[uuid.UUID]
+
+
+class SplitOut(BaseModel):
+    profile_id: uuid.UUID
+    new_profile_id: uuid.UUID
+    moved_records: list[int]
+
+
+class ChangeOut(BaseModel):
+    id: int
+    kind: str
+    profile_id: uuid.UUID
+    other_profile_id: uuid.UUID | None
+    cause: str
+    evidence: dict[str, Any]
+    created_at: datetime
+
+
+class ChangesOut(BaseModel):
+    items: list[ChangeOut]
+    next_after: int
+
+
+@router.post("/merge", response_model=MergeOut, summary="Force profiles together (must-link)")
+def merge(
+    body: MergeIn,
+    session: Session = Depends(get_session),
+    who: Principal = Depends(require("admin")),
+) -> MergeOut:
+    out = merge_profiles(session, profile_ids=body.profile_ids, reason=body.reason, actor=who.name)
+    return MergeOut(survivor=out["survivor"], merged=out["merged"])
+
+
+@router.post("/split", response_model=SplitOut, summary="Split records off a profile (cannot-link)")
+def split(
+    body: SplitIn,
+    session: Session = Depends(get_session),
+    who: Principal = Depends(require("admin")),
+) -> SplitOut:
+    out = split_profile(
+        session,
+        profile_id=body.profile_id,
+        records=[r.ref() for r in body.records],
+        reason=body.reason,
+        actor=who.name,
+    )
+    return SplitOut(**out)
+
+
+@router.get("/changes", response_model=ChangesOut, summary="Merges and splits, oldest first")
+def changes(
+    after: int = Query(0, ge=0, description="the `next_after` of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> ChangesOut:
+    rows = changes_since(session, after_id=after, limit=limit)
+    return ChangesOut(
+        items=[
+            ChangeOut(
+                id=c.id,
+                kind=c.kind,
+                profile_id=c.profile_id,
+                other_profile_id=c.other_profile_id,
+                cause=c.cause,
+                evidence=c.evidence,
+                created_at=c.created_at,
+            )
+            for c in rows
+        ],
+        next_after=rows[-1].id if rows else after,
+    )
+
+
+@router.get("/generic-identifiers", summary="Emails/phones found to be shared (non-linking)")
+def generic_identifiers(
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> list[dict[str, Any]]:
+    return list_generic_identifiers(session, limit=1000)

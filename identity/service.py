@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from kindred.models import (
     Source,
     SourceRecord,
 )
+from kindred.models.identity import IdentityOverride
 
 INSERT_IDENTIFIERS = (
     "INSERT INTO identifiers (record_id, type, link_type, value, raw_value) "
@@ -437,6 +438,35 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         if key:
             uf.add_ids(("p", pid), {key[0]: key[1]})
 
+    # Ops overrides: cannot-links become exclusive slots, must-links explicit pairs.
+    members = dict(
+        session.execute(
+            select(RecordLink.record_id, RecordLink.profile_id).where(
+                in_ids(RecordLink.profile_id, neighbour_profiles | batch_profiles, uuid=True)
+            )
+        )
+        .tuples()
+        .all()
+    )
+
+    def locate(rid: int) -> tuple[str, Any] | None:
+        if rid in batch_set or (rid in neighbour_ids and rid not in profile_of):
+            return ("r", rid)
+        pid = profile_of.get(rid) or members.get(rid)
+        return ("p", pid) if pid is not None else None
+
+    forced: list[tuple[int, int]] = []
+    for oid, kind, rec_a, rec_b in overrides_touching(
+        session, batch_set | neighbour_ids | set(members)
+    ):
+        if kind == "cannot_link":
+            for rid, side in ((rec_a, "a"), (rec_b, "b")):
+                where = locate(rid)
+                if where is not None:
+                    uf.add_ids(where, {f"override:{oid}": side})
+        elif kind == "must_link" and (rec_a in batch_set or rec_b in batch_set):
+            forced.append((rec_a, rec_b) if rec_a in batch_set else (rec_b, rec_a))
+
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
     blocked: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for rid in batch_ids:
@@ -450,6 +480,14 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
             and uf.conflict(("r", rid), ("p", current)) is None
         ):
             uf.union(("r", rid), ("p", current))
+    for rid, other_rid in forced:
+        target = locate(other_rid)
+        if target is None:
+            target = ("r", other_rid)
+            uf.find(target)
+        if len(evidence[rid]) < 10:
+            evidence[rid].append({"type": "override", "value": "must_link", "record_id": other_rid})
+        uf.union(("r", rid), target)
     ordered = sorted(
         pairs, key=lambda p: min(LINK_PRIORITY.get(p[2], 5), LINK_PRIORITY.get(p[4], 5))
     )
@@ -614,6 +652,26 @@ def split_disconnected(
             by_value[(link_type, value)].append((rid, kind))
         for rid in record_ids:
             uf.find(rid)
+        inside = set(record_ids)
+        must: list[tuple[int, int]] = []
+        for oid, kind, rec_a, rec_b in overrides_touching(session, inside):
+            if kind == "cannot_link":
+                for rid, side in ((rec_a, "a"), (rec_b, "b")):
+                    if rid in inside:
+                        uf.add_ids(rid, {f"override:{oid}": side})
+            elif rec_a in inside and rec_b in inside:
+                must.append((rec_a, rec_b))
+        for rec_a, rec_b in must:
+            uf.union(rec_a, rec_b)
+        for rid, evidence in session.execute(
+            select(RecordLink.record_id, RecordLink.evidence).where(
+                in_ids(RecordLink.record_id, record_ids)
+            )
+        ).all():
+            for edge in (evidence or {}).get("splink", []):
+                partner = edge.get("record_id")
+                if partner in inside and uf.conflict(rid, partner) is None:
+                    uf.union(rid, partner)
         for members in sorted(
             by_value.values(), key=lambda m: min(LINK_PRIORITY.get(k, 5) for _, k in m)
         ):
@@ -833,3 +891,44 @@ def explain(session: Session, profile_id: uuid.UUID) -> dict[str, Any]:
             for c in history
         ],
     }
+
+
+def overrides_touching(
+    session: Session, record_ids: Collection[int]
+) -> list[tuple[int, str, int, int]]:
+    """(id, kind, record_a, record_b) of every ops override involving one of ``record_ids``."""
+    if not record_ids:
+        return []
+    return [
+        (row[0], row[1], row[2], row[3])
+        for row in session.execute(
+            select(
+                IdentityOverride.id,
+                IdentityOverride.kind,
+                IdentityOverride.record_a,
+                IdentityOverride.record_b,
+            ).where(
+                or_(
+                    in_ids(IdentityOverride.record_a, record_ids),
+                    in_ids(IdentityOverride.record_b, record_ids),
+                )
+            )
+        ).all()
+    ]
+
+
+def list_generic_identifiers(session: Session, *, limit: int = 1000) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(GenericIdentifier).order_by(GenericIdentifier.created_at.desc()).limit(limit)
+    ).scalars()
+    return [
+        {
+            "type": g.link_type,
+            "value": g.value,
+            "reason": g.reason,
+            "distinct_names": g.distinct_names,
+            "records": g.records,
+            "created_at": g.created_at,
+        }
+        for g in rows
+    ]

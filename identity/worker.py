@@ -18,6 +18,7 @@ from types import FrameType
 from kafka import KafkaProducer
 from sqlalchemy import Engine
 
+from identity.accounts import link_profiles
 from identity.service import ResolveResult, resolve_dirty
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
@@ -54,6 +55,8 @@ class IdentityWorker:
     def run_once(self) -> ResolveResult:
         with unit_of_work(self.engine) as session:
             result = resolve_dirty(session, limit=self.config.batch_size)
+            if result.changed_profiles:
+                link_profiles(session, profile_ids=result.changed_profiles)
         self.resolved += result.records
         if result.changes:
             self._publish(result)

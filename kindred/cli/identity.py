@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -53,3 +54,18 @@ def dedupe(
         + (f" (shared identifiers ignored - {generic})" if generic else "")
     )
     console.print("mapping: " + ", ".join(f"{k}={v}" for k, v in summary.mapping.items()))
+
+
+@app.command("train")
+def train() -> None:
+    """Train the Splink model on the records in the database and make it the active model
+    (versioned JSON with its training report, in the `splink_models` table)."""
+    from rich.console import Console
+
+    from identity.batch import train as train_model_in_db
+    from kindred.db import unit_of_work
+
+    console = Console(stderr=True)
+    with unit_of_work() as session:
+        out = train_model_in_db(session, progress=lambda m: console.print(m))
+    typer.echo(json.dumps(out, indent=2, default=str))

@@ -186,27 +186,35 @@ def import_file(
 
 
 def resolve(
-    full: bool = typer.Option(False, "--full", help="re-resolve every source record"),
+    full: bool = typer.Option(False, "--full", help="re-resolve every record with Splink"),
 ) -> None:
-    """Resolve identities now (``--full``: every record, keeping profile ids stable)."""
-    from sqlalchemy import update
-
+    """Resolve identities now. ``--full``: every record through the full resolver
+    (deterministic links, overrides, Splink, constrained clustering), keeping profile ids."""
     from identity.service import resolve_dirty
-    from kindred.models import SourceRecord
 
     if full:
-        with unit_of_work() as session:
-            session.execute(update(SourceRecord).values(dirty=True))
+        from identity.batch import resolve_full
+
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("batch resolution", total=None)
+
+            def say(message: str) -> None:
+                progress.update(task, description=message)
+
+            with unit_of_work() as session:
+                result = resolve_full(session, progress=say)
+        typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
     total = 0
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("resolving", total=None)
         while True:
             with unit_of_work() as session:
-                result = resolve_dirty(session, limit=5000)
-            if result.records == 0:
+                step = resolve_dirty(session, limit=5000)
+            if step.records == 0:
                 break
-            total += result.records
-            progress.update(task, advance=result.records)
+            total += step.records
+            progress.update(task, advance=step.records)
     typer.echo(json.dumps({"resolved_records": total}))
 
 

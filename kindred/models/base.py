@@ -122,6 +122,10 @@ class Profile(Base):
     """A unified person. ``merged_into`` is set when the profile was merged into another."""
 
     __tablename__ = "profiles"
+    __table_args__ = (
+        Index("ix_profiles_stale", "stale_since", postgresql_where=text("stale")),
+        Index("ix_profiles_computed_at", "computed_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
@@ -138,6 +142,13 @@ class Profile(Base):
     computed: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     stale: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     deleted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # set by a trigger whenever ``stale`` turns true (and on merge/deletion): the age of the
+    # oldest unprocessed change is the lag of every segment
+    stale_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=_now()
+    )
+    # when the profiles worker last computed ``traits``/``computed`` (time-based refresh)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RecordLink(Base):
@@ -180,6 +191,9 @@ class Account(Base):
     name: Mapped[str | None] = mapped_column(String(500))
     domain: Mapped[str | None] = mapped_column(String(255), index=True)
     traits: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("accounts.id"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
@@ -248,12 +262,23 @@ class Segment(Base):
     rules: Mapped[JsonDict] = mapped_column(JSONB)
     computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    description: Mapped[str | None] = mapped_column(Text)
+    # channel (email | sms | ads) whose consent every member must have
+    consent_channel: Mapped[str | None] = mapped_column(String(20))
+    # rules with time windows / relative dates / account rollups: re-evaluated on a schedule
+    time_based: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    member_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # last incremental (event-driven) evaluation of some of its members
+    incremental_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class SegmentMembership(Base):
-    """Current membership of a segment."""
+    """Current membership of a person-level segment (account-level members: see
+    ``kindred.models.profiles.SegmentAccountMember``)."""
 
     __tablename__ = "segment_memberships"
+    __table_args__ = (Index("ix_segment_memberships_profile_id", "profile_id"),)
 
     segment_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
@@ -268,6 +293,7 @@ class SegmentChange(Base):
     """Every entry into and exit from a segment, for incremental syncs."""
 
     __tablename__ = "segment_changes"
+    __table_args__ = (Index("ix_segment_changes_segment_id_id", "segment_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     segment_id: Mapped[uuid.UUID] = mapped_column(
@@ -277,6 +303,8 @@ class SegmentChange(Base):
     change: Mapped[str] = mapped_column(String(10))  # entered | exited
     cause: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    # the member is an account (account-level segment); ``profile_id`` then holds the account id
+    member_kind: Mapped[str] = mapped_column(String(10), server_default=text("'profile'"))
 
 
 class DeadLetter(Base):

@@ -1,0 +1,325 @@
+"""Account (B2B company) resolution.
+
+Accounts arrive from `group` calls and CRM company rows (``account_keys``). This module
+1. merges accounts that are the same company: same web domain, or the same name once legal
+   forms, case and punctuation are normalised (``ООО «Ромашка»`` = ``Romashka LLC``); the
+   oldest account survives and absorbed ones answer through ``merged_into``;
+2. links each person (profile) to one account with a confidence and the rule that decided:
+   an explicit association (CRM contact's company, a `group` call) 1.0, a corporate email
+   domain 0.9, the company name the person gave 0.7. A corporate domain that matches no
+   account creates one (named from the person's company trait). Free-mail domains
+   (gmail.com, mail.ru, ...) never decide.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
+from kindred.db import in_ids
+from kindred.errors import NotFound
+from kindred.models import Account, AccountKey, Profile, RecordLink, SourceRecord
+from kindred.models.identity import AccountLink
+
+RULE_CONFIDENCE = {"association": 1.0, "email_domain": 0.9, "new_domain": 0.8, "company_name": 0.7}
+
+
+@dataclass
+class AccountResult:
+    merged_accounts: int = 0
+    created_accounts: int = 0
+    linked_profiles: int = 0
+
+
+def domain_of(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    raw = value.strip().lower()
+    if "@" in raw:
+        return email_domain(normalise_email(raw))
+    host = urlsplit(raw if "://" in raw else "//" + raw).hostname or ""
+    host = host.removeprefix("www.")
+    return host if "." in host else None
+
+
+def _account_domain(account: Account) -> str | None:
+    traits = account.traits or {}
+    return domain_of(account.domain or traits.get("domain") or traits.get("website"))
+
+
+class _UF:
+    def __init__(self) -> None:
+        self.parent: dict[uuid.UUID, uuid.UUID] = {}
+
+    def find(self, x: uuid.UUID) -> uuid.UUID:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: uuid.UUID, b: uuid.UUID) -> None:
+        self.parent[self.find(b)] = self.find(a)
+
+
+def merge_duplicate_accounts(session: Session) -> int:
+    """Merge accounts sharing a domain or a normalised name; the oldest survives."""
+    accounts = list(
+        session.execute(
+            select(Account).where(Account.merged_into.is_(None)).order_by(Account.created_at)
+        ).scalars()
+    )
+    uf = _UF()
+    first_by: dict[tuple[str, str], uuid.UUID] = {}
+    for acc in accounts:
+        uf.find(acc.id)
+        keys = []
+        dom = _account_domain(acc)
+        if dom and not is_free_mail_domain(dom):
+            keys.append(("domain", dom))
+        name = normalise_company(acc.name or (acc.traits or {}).get("name"))
+        if name and len(name) >= 3:
+            keys.append(("name", name))
+        for key in keys:
+            if key in first_by:
+                uf.union(first_by[key], acc.id)
+            else:
+                first_by[key] = acc.id
+    groups: dict[uuid.UUID, list[Account]] = defaultdict(list)
+    for acc in accounts:
+        groups[uf.find(acc.id)].append(acc)
+    merged = 0
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        survivor, absorbed = members[0], members[1:]
+        traits = {}
+        for acc in reversed(members):  # the survivor's values win
+            traits.update({k: v for k, v in (acc.traits or {}).items() if v not in (None, "")})
+        ids = [a.id for a in absorbed]
+        session.execute(
+            update(AccountKey)
+            .where(in_ids(AccountKey.account_id, ids, uuid=True))
+            .values(account_id=survivor.id)
+        )
+        session.execute(
+            update(AccountLink)
+            .where(in_ids(AccountLink.account_id, ids, uuid=True))
+            .values(account_id=survivor.id)
+        )
+        session.execute(
+            update(Profile)
+            .where(in_ids(Profile.account_id, ids, uuid=True))
+            .values(account_id=survivor.id)
+        )
+        session.execute(
+            update(Account)
+            .where(in_ids(Account.id, ids, uuid=True) | in_ids(Account.merged_into, ids, uuid=True))
+            .values(merged_into=survivor.id, updated_at=func.now())
+        )
+        survivor.traits = traits
+        survivor.name = survivor.name or next((a.name for a in absorbed if a.name), None)
+        survivor.domain = survivor.domain or next((a.domain for a in absorbed if a.domain), None)
+        merged += len(absorbed)
+    session.flush()
+    return merged
+
+
+def link_profiles(
+    session: Session, *, profile_ids: Collection[uuid.UUID] | None = None
+) -> AccountResult:
+    """Choose each profile's account (all live profiles when ``profile_ids`` is None)."""
+    result = AccountResult()
+    query = (
+        select(
+            RecordLink.profile_id,
+            SourceRecord.account_key,
+            SourceRecord.traits,
+            SourceRecord.external_ids,
+        )
+        .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+        .where(SourceRecord.deleted.is_(False))
+    )
+    if profile_ids is not None:
+        if not profile_ids:
+            return result
+        query = query.where(in_ids(RecordLink.profile_id, profile_ids, uuid=True))
+    rows = session.execute(query).all()
+    keys = dict(session.execute(select(AccountKey.key, AccountKey.account_id)).tuples().all())
+    live = {
+        a.id: a
+        for a in session.execute(select(Account).where(Account.merged_into.is_(None))).scalars()
+    }
+    by_domain: dict[str, uuid.UUID] = {}
+    by_name: dict[str, uuid.UUID] = {}
+    for acc in sorted(live.values(), key=lambda a: a.created_at):
+        dom = _account_domain(acc)
+        if dom:
+            by_domain.setdefault(dom, acc.id)
+        name = normalise_company(acc.name)
+        if name:
+            by_name.setdefault(name, acc.id)
+
+    evidence: dict[uuid.UUID, list[tuple[str, uuid.UUID | str, str]]] = defaultdict(list)
+    for pid, account_key, traits, external_ids in rows:
+        traits = traits or {}
+        if account_key and account_key in keys:
+            evidence[pid].append(("association", keys[account_key], account_key))
+        emails = [*(external_ids or {}).get("email", []), traits.get("email")]
+        for email in emails:
+            dom = email_domain(normalise_email(email)) if isinstance(email, str) else None
+            if dom and not is_free_mail_domain(dom):
+                if dom in by_domain:
+                    evidence[pid].append(("email_domain", by_domain[dom], dom))
+                else:
+                    evidence[pid].append(("new_domain", dom, str(traits.get("company") or "")))
+        company = traits.get("company")
+        if isinstance(company, dict):
+            company = company.get("name")
+        name = normalise_company(company) if isinstance(company, str) else None
+        if name and name in by_name:
+            evidence[pid].append(("company_name", by_name[name], str(company)))
+
+    links: list[dict[str, Any]] = []
+    for pid, found in evidence.items():
+        best_rule = max(found, key=lambda f: RULE_CONFIDENCE[f[0]])[0]
+        candidates = [f for f in found if f[0] == best_rule]
+        target, detail = Counter((f[1], f[2]) for f in candidates).most_common(1)[0][0]
+        if best_rule == "new_domain":
+            assert isinstance(target, str)
+            account_id = by_domain.get(target)
+            if account_id is None:
+                account_id = uuid.uuid4()
+                session.execute(
+                    pg_insert(Account).values(
+                        id=account_id,
+                        name=detail or None,
+                        domain=target,
+                        traits={"domain": target, **({"name": detail} if detail else {})},
+                    )
+                )
+                session.execute(
+                    pg_insert(AccountKey)
+                    .values(key=f"domain:{target}", account_id=account_id)
+                    .on_conflict_do_nothing()
+                )
+                by_domain[target] = account_id
+                result.created_accounts += 1
+            detail = target
+        else:
+            assert isinstance(target, uuid.UUID)
+            account_id = target
+        links.append(
+            {
+                "profile_id": pid,
+                "account_id": account_id,
+                "confidence": RULE_CONFIDENCE[best_rule],
+                "rule": best_rule,
+                "evidence": detail,
+            }
+        )
+    if links:
+        ins = pg_insert(AccountLink)
+        session.execute(
+            ins.on_conflict_do_update(
+                index_elements=["profile_id"],
+                set_={
+                    "account_id": ins.excluded.account_id,
+                    "confidence": ins.excluded.confidence,
+                    "rule": ins.excluded.rule,
+                    "evidence": ins.excluded.evidence,
+                    "linked_at": func.now(),
+                },
+            ),
+            links,
+        )
+        session.execute(
+            text(
+                "UPDATE profiles p SET account_id = l.account_id FROM account_links l "
+                "WHERE l.profile_id = p.id AND p.account_id IS DISTINCT FROM l.account_id"
+            )
+        )
+    result.linked_profiles = len(links)
+    session.flush()
+    return result
+
+
+def resolve_accounts(session: Session) -> AccountResult:
+    merged = merge_duplicate_accounts(session)
+    result = link_profiles(session)
+    result.merged_accounts = merged
+    return result
+
+
+def get_account(session: Session, *, account_id: uuid.UUID) -> dict[str, Any]:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    requested = account.id
+    if account.merged_into is not None:
+        account = session.get(Account, account.merged_into)
+        assert account is not None
+    keys = list(
+        session.execute(select(AccountKey.key).where(AccountKey.account_id == account.id)).scalars()
+    )
+    counts = session.execute(
+        select(AccountLink.rule, func.count())
+        .where(AccountLink.account_id == account.id)
+        .group_by(AccountLink.rule)
+    ).all()
+    return {
+        "id": account.id,
+        "requested_id": requested,
+        "merged": requested != account.id,
+        "name": account.name,
+        "domain": account.domain,
+        "traits": account.traits,
+        "keys": keys,
+        "profiles": sum(c for _, c in counts),
+        "profiles_by_rule": {rule: c for rule, c in counts},
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
+
+
+def account_profiles(
+    session: Session, *, account_id: uuid.UUID, limit: int = 100, after: uuid.UUID | None = None
+) -> dict[str, Any]:
+    account = get_account(session, account_id=account_id)
+    query = (
+        select(AccountLink, Profile.traits)
+        .join(Profile, Profile.id == AccountLink.profile_id)
+        .where(AccountLink.account_id == account["id"], Profile.merged_into.is_(None))
+        .order_by(AccountLink.profile_id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        query = query.where(AccountLink.profile_id > after)
+    rows = session.execute(query).all()
+    items = [
+        {
+            "profile_id": link.profile_id,
+            "confidence": link.confidence,
+            "rule": link.rule,
+            "evidence": link.evidence,
+            "email": (traits or {}).get("email"),
+            "first_name": (traits or {}).get("first_name"),
+            "last_name": (traits or {}).get("last_name"),
+            "job_title": (traits or {}).get("job_title"),
+        }
+        for link, traits in rows[:limit]
+    ]
+    return {
+        "account_id": account["id"],
+        "items": items,
+        "next_after": str(items[-1]["profile_id"]) if len(rows) > limit else None,
+    }

@@ -1,0 +1,364 @@
+"""Batch resolution (``kindred resolve --full``): every live source record, from PostgreSQL,
+through normalisation, deterministic links, ops overrides and the Splink model, into
+constrained clusters, then reconciled with the existing profiles so ids stay stable.
+
+Reconciliation is maximum-overlap: each new cluster keeps the id of the existing profile it
+shares most records with (each id used once, the older profile first on ties); a cluster
+with no free id gets a new profile (a split); a profile whose records all went elsewhere is
+merged into the profile that took most of them, and keeps answering through ``merged_into``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from identity.accounts import resolve_accounts
+from identity.dedupe import MIN_RECORDS_TO_TRAIN, ResolverConfig, resolve_records
+from identity.records import canonical_person_frame
+from identity.service import RESOLVER_LOCK, UPSERT_LINKS, ResolveResult, _merge
+from identity.splink_model import model_version
+from kindred.db import execute_arrays, in_ids
+from kindred.models import IdentityChange, Profile, RecordLink, SplinkModel
+from kindred.models.identity import IdentityOverride
+
+#: SQL expressions pulling the person fields the model compares out of record traits
+FIELD_SQL = {
+    "first_name": "coalesce(r.traits->>'first_name', r.traits->>'firstName')",
+    "last_name": "coalesce(r.traits->>'last_name', r.traits->>'lastName')",
+    "full_name": "coalesce(r.traits->>'name', r.traits->>'full_name')",
+    "email": "coalesce(r.traits->>'email', r.external_ids->'email'->>0)",
+    "phone": "coalesce(r.traits->>'phone', r.external_ids->'phone'->>0)",
+    "company": (
+        "CASE WHEN jsonb_typeof(r.traits->'company') = 'object' "
+        "THEN r.traits->'company'->>'name' "
+        "ELSE coalesce(r.traits->>'company', r.traits->>'company_name') END"
+    ),
+    "job_title": "coalesce(r.traits->>'job_title', r.traits->>'title')",
+    "city": (
+        "CASE WHEN jsonb_typeof(r.traits->'address') = 'object' "
+        "THEN r.traits->'address'->>'city' ELSE r.traits->>'city' END"
+    ),
+    "postcode": "coalesce(r.traits->>'postcode', r.traits->>'postal_code', r.traits->>'zip')",
+    "birth_date": "coalesce(r.traits->>'birthday', r.traits->>'birth_date')",
+}
+
+
+@dataclass
+class BatchResult:
+    records: int = 0
+    clusters: int = 0
+    kept_ids: int = 0
+    new_profiles: int = 0
+    merged_profiles: int = 0
+    moved_records: int = 0
+    model_version: str | None = None
+    trained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def load_frame(session: Session) -> pd.DataFrame:
+    """Canonical person frame of every live record (``unique_id`` = record id)."""
+    cols = ", ".join(f"{sql} AS {name}" for name, sql in FIELD_SQL.items())
+    rows = session.execute(
+        text(
+            f"SELECT r.id::text AS id, r.source, s.config->>'default_region' AS region, {cols}, "
+            "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id AND i.type = 'user_id' "
+            " AND NOT EXISTS (SELECT 1 FROM identifiers a WHERE a.record_id = r.id "
+            "                 AND a.type = 'alias') LIMIT 1) AS user_id, "
+            "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id "
+            " AND i.type = 'crm_contact_id' LIMIT 1) AS crm_id "
+            "FROM source_records r LEFT JOIN sources s ON s.name = r.source "
+            "WHERE NOT r.deleted ORDER BY r.id"
+        )
+    ).all()
+    raw = pd.DataFrame(rows, columns=["id", "source", "region", *FIELD_SQL, "user_id", "crm_id"])
+    if raw.empty:
+        return pd.DataFrame(columns=["unique_id"])
+    mapping = {name: name for name in FIELD_SQL}
+    return canonical_person_frame(
+        raw,
+        mapping=mapping,
+        id_column="id",
+        keep_columns={"user_id": "user_id", "crm_id": "crm_id", "source": "source_dataset"},
+    )
+
+
+def deterministic_pairs(session: Session) -> pd.DataFrame:
+    """Records sharing a linking identifier, as a chain per shared value."""
+    rows = session.execute(
+        text(
+            "SELECT record_id::text, lag(record_id) OVER w::text FROM identifiers "
+            "WHERE linking WINDOW w AS (PARTITION BY link_type, value ORDER BY record_id)"
+        )
+    ).all()
+    frame = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r"])
+    return frame.dropna().reset_index(drop=True)
+
+
+def override_pairs(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = session.execute(
+        select(IdentityOverride.kind, IdentityOverride.record_a, IdentityOverride.record_b)
+    ).all()
+    must = [(str(a), str(b)) for kind, a, b in rows if kind == "must_link"]
+    cannot = [(str(a), str(b)) for kind, a, b in rows if kind == "cannot_link"]
+    cols = ["unique_id_l", "unique_id_r"]
+    return pd.DataFrame(must, columns=cols), pd.DataFrame(cannot, columns=cols)
+
+
+def active_model(session: Session) -> SplinkModel | None:
+    return (
+        session.execute(
+            select(SplinkModel)
+            .where(SplinkModel.active.is_(True))
+            .order_by(SplinkModel.created_at.desc())
+        )
+        .scalars()
+        .first()
+    )
+
+
+def store_model(
+    session: Session, *, settings_json: dict[str, Any], report: dict[str, Any], threshold: float
+) -> str:
+    version = model_version(settings_json)
+    session.execute(update(SplinkModel).values(active=False))
+    session.execute(
+        pg_insert(SplinkModel)
+        .values(
+            version=version, settings=settings_json, report=report, threshold=threshold, active=True
+        )
+        .on_conflict_do_update(index_elements=["version"], set_={"active": True, "report": report})
+    )
+    return version
+
+
+def train(session: Session, *, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train the model on the records in the database and make it the active one."""
+    from identity.dedupe import small_data_model
+    from identity.splink_model import train_model
+
+    frame = load_frame(session)
+    if len(frame) < MIN_RECORDS_TO_TRAIN:
+        settings_json, report = small_data_model(frame), {"note": "fixed parameters (small data)"}
+    else:
+        if progress:
+            progress(f"training on {len(frame)} records")
+        settings_json, report = train_model(frame)
+    version = store_model(session, settings_json=settings_json, report=report, threshold=0.9)
+    return {"version": version, "records": len(frame), "report": report}
+
+
+def resolve_full(
+    session: Session,
+    *,
+    config: ResolverConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Re-resolve every record with the full resolver; keep profile ids stable."""
+    say = progress or (lambda _m: None)
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+    out = BatchResult()
+    t = time.perf_counter()
+    say("loading records from PostgreSQL")
+    frame = load_frame(session)
+    out.records = len(frame)
+    if frame.empty:
+        return out
+    det = deterministic_pairs(session)
+    must, cannot = override_pairs(session)
+    out.timings["load_s"] = round(time.perf_counter() - t, 2)
+
+    model = active_model(session)
+    settings_json = model.settings if model else None
+    if settings_json is None and len(frame) < MIN_RECORDS_TO_TRAIN:
+        from identity.dedupe import small_data_model
+
+        settings_json = small_data_model(frame)
+    res = resolve_records(
+        frame,
+        settings_json=settings_json,
+        exclusive_columns=("user_id", "crm_id"),
+        must_links=pd.concat([det, must], ignore_index=True),
+        cannot_links=cannot,
+        config=config,
+        progress=say,
+    )
+    out.timings.update(res.timings)
+    out.stats = dict(res.stats)
+    if model is None:
+        out.trained = res.training_report is not None
+        out.model_version = store_model(
+            session,
+            settings_json=res.settings_json,
+            report=res.training_report or {},
+            threshold=0.9,
+        )
+    else:
+        out.model_version = model.version
+
+    say("reconciling clusters with existing profiles")
+    t = time.perf_counter()
+    _reconcile(session, res.clusters, res.edges, out)
+    out.timings["reconcile_s"] = round(time.perf_counter() - t, 2)
+    say("resolving accounts")
+    t = time.perf_counter()
+    accounts = resolve_accounts(session)
+    out.stats["accounts"] = accounts.__dict__
+    out.timings["accounts_s"] = round(time.perf_counter() - t, 2)
+    return out
+
+
+def _evidence(edges: pd.DataFrame) -> dict[int, list[dict[str, Any]]]:
+    """Per record, its strongest in-cluster Splink edges with per-comparison weights."""
+    inside = edges.loc[edges["same_cluster"] & (edges["rule"] == "splink") & ~edges["vetoed"]]
+    mw_cols = [c for c in inside.columns if c.startswith("mw_")]
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in inside.sort_values("match_probability", ascending=False).itertuples(index=False):
+        item = row._asdict()
+        comparisons = {c[3:]: round(float(item[c]), 3) for c in mw_cols if pd.notna(item.get(c))}
+        for me, other in (
+            (item["unique_id_l"], item["unique_id_r"]),
+            (item["unique_id_r"], item["unique_id_l"]),
+        ):
+            bucket = found[int(me)]
+            if len(bucket) < 3:
+                bucket.append(
+                    {
+                        "record_id": int(other),
+                        "match_probability": round(float(item["match_probability"]), 6),
+                        "match_weight": round(float(item["match_weight"]), 3),
+                        "comparisons": comparisons,
+                    }
+                )
+    return found
+
+
+def _reconcile(
+    session: Session, clusters: pd.DataFrame, edges: pd.DataFrame, out: BatchResult
+) -> None:
+    record_cluster = {
+        int(u): str(c) for u, c in zip(clusters["unique_id"], clusters["cluster_id"], strict=True)
+    }
+    current: dict[int, uuid.UUID] = dict(
+        session.execute(select(RecordLink.record_id, RecordLink.profile_id)).tuples().all()
+    )
+    created = dict(
+        session.execute(select(Profile.id, Profile.created_at).where(Profile.merged_into.is_(None)))
+        .tuples()
+        .all()
+    )
+    overlap: Counter[tuple[str, uuid.UUID]] = Counter()
+    for rid, cid in record_cluster.items():
+        pid = current.get(rid)
+        if pid is not None:
+            overlap[(cid, pid)] += 1
+    assigned: dict[str, uuid.UUID] = {}
+    used: set[uuid.UUID] = set()
+    for (cid, pid), _count in sorted(
+        overlap.items(), key=lambda kv: (-kv[1], created.get(kv[0][1]), str(kv[0][1]))
+    ):
+        if cid in assigned or pid in used or pid not in created:
+            continue
+        assigned[cid] = pid
+        used.add(pid)
+    out.clusters = len(set(record_cluster.values()))
+    out.kept_ids = len(assigned)
+
+    by_cluster: dict[str, list[int]] = defaultdict(list)
+    for rid, cid in record_cluster.items():
+        by_cluster[cid].append(rid)
+    new_rows: list[dict[str, Any]] = []
+    change_rows: list[dict[str, Any]] = []
+    for cid in sorted(set(record_cluster.values()) - set(assigned)):
+        pid = uuid.uuid4()
+        assigned[cid] = pid
+        new_rows.append({"id": pid})
+        members = by_cluster[cid]
+        origin = Counter(current[r] for r in members if r in current).most_common(1)
+        change_rows.append(
+            {
+                "kind": "split" if origin else "create",
+                "profile_id": pid,
+                "other_profile_id": origin[0][0] if origin else None,
+                "cause": "batch_resolution",
+                "evidence": {"records": members[:50]},
+            }
+        )
+    out.new_profiles = len(new_rows)
+    if new_rows:
+        session.connection().execute(pg_insert(Profile), new_rows)
+    if change_rows:
+        session.connection().execute(pg_insert(IdentityChange), change_rows)
+
+    # profiles that no longer hold any cluster merge into the one that took most records
+    result = ResolveResult()
+    destinations: dict[uuid.UUID, Counter[uuid.UUID]] = defaultdict(Counter)
+    for rid, old_pid in current.items():
+        if old_pid not in used and rid in record_cluster:
+            destinations[old_pid][assigned[record_cluster[rid]]] += 1
+    for pid in sorted(set(created) - used, key=str):
+        took = destinations[pid].most_common(1)
+        if took and took[0][0] != pid:
+            _merge(
+                session,
+                took[0][0],
+                pid,
+                cause="batch_resolution",
+                evidence={"records_moved": took[0][1]},
+                result=result,
+            )
+    out.merged_profiles = result.merges
+
+    splink = _evidence(edges)
+    rows = []
+    for rid, cid in record_cluster.items():
+        pid = assigned[cid]
+        if current.get(rid) != pid or rid in splink:
+            rows.append((rid, pid))
+    out.moved_records = sum(1 for rid, pid in rows if current.get(rid) != pid)
+    if rows:
+        old = dict(
+            session.execute(
+                select(RecordLink.record_id, RecordLink.evidence).where(
+                    in_ids(RecordLink.record_id, [r for r, _ in rows])
+                )
+            )
+            .tuples()
+            .all()
+        )
+        execute_arrays(
+            session,
+            UPSERT_LINKS,
+            {
+                "record_id": [r for r, _ in rows],
+                "profile_id": [p for _, p in rows],
+                "rule": ["splink" if r in splink else "shared_identifier" for r, _ in rows],
+                "evidence": [
+                    json.dumps({**(old.get(r) or {}), "splink": splink.get(r, [])}, default=str)
+                    for r, _ in rows
+                ],
+                "model_version": [out.model_version for _ in rows],
+            },
+        )
+    touched = {assigned[c] for c in set(record_cluster.values())}
+    session.execute(
+        update(Profile)
+        .where(in_ids(Profile.id, touched, uuid=True))
+        .values(stale=True, updated_at=func.now())
+    )
+    session.flush()

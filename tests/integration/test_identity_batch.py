@@ -1,0 +1,171 @@
+"""`kindred resolve --full`: Splink + deterministic links + overrides, ids kept stable."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from identity.accounts import get_account
+from identity.batch import resolve_full
+from identity.overrides import RecordRef, split_profile
+from identity.service import resolve_dirty
+from ingest.events import parse_event
+from ingest.service import persist_events
+from kindred.db import unit_of_work
+from kindred.models import Profile, RecordLink, SourceRecord, SplinkModel
+from kindred.models.identity import AccountLink
+
+pytestmark = pytest.mark.integration
+
+
+def _send(engine: Engine, source: str, channel: str, *messages: dict[str, Any]) -> None:
+    events = [
+        parse_event({"messageId": str(uuid.uuid4()), "source": source, "channel": channel, **m})
+        for m in messages
+    ]
+    with unit_of_work(engine) as session:
+        persist_events(session, events)
+        resolve_dirty(session)
+
+
+def _profile(engine: Engine, record_key: str) -> uuid.UUID:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(RecordLink.profile_id)
+            .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+            .where(SourceRecord.record_key == record_key)
+        ).scalar_one()
+
+
+def _world(engine: Engine) -> None:
+    _send(
+        engine,
+        "site",
+        "web",
+        {
+            "type": "identify",
+            "userId": "u-ann",
+            "traits": {
+                "first_name": "Annabel",
+                "last_name": "Kowalski",
+                "email": "annabel@northwind.io",
+                "company": "Northwind",
+                "city": "Portland",
+            },
+        },
+        {
+            "type": "identify",
+            "userId": "u-bob",
+            "traits": {
+                "first_name": "Robert",
+                "last_name": "Lang",
+                "email": "bob@contoso.com",
+                "company": "Contoso",
+            },
+        },
+        {
+            "type": "group",
+            "userId": "u-bob",
+            "groupId": "acct-contoso",
+            "traits": {"name": "Contoso Ltd", "domain": "contoso.com"},
+        },
+    )
+    # the same Annabel in the CRM, with a personal address: only Splink can tell
+    _send(
+        engine,
+        "crm",
+        "crm",
+        {
+            "type": "identify",
+            "recordKey": "contact:9",
+            "traits": {
+                "first_name": "Annabel",
+                "last_name": "Kowalski",
+                "email": "annabel.k@gmail.com",
+                "company": "Northwind Inc.",
+                "city": "Portland",
+            },
+            "context": {"externalIds": [{"id": "9", "type": "crm_contact_id"}]},
+        },
+    )
+    # two different people behind one family address, with different user ids
+    _send(
+        engine,
+        "site",
+        "web",
+        {
+            "type": "identify",
+            "userId": "u-kim1",
+            "traits": {"first_name": "Kim", "last_name": "Park", "email": "parks@family.net"},
+        },
+        {
+            "type": "identify",
+            "userId": "u-kim2",
+            "traits": {"first_name": "Kim", "last_name": "Park", "email": "parks@family.net"},
+        },
+    )
+
+
+class TestBatchResolution:
+    def test_full_run_links_keeps_ids_and_respects_constraints(self, engine: Engine) -> None:
+        _world(engine)
+        bob_before = _profile(engine, "user:u-bob")
+        ann_before = _profile(engine, "user:u-ann")
+        with unit_of_work(engine) as session:
+            first = resolve_full(session)
+        assert first.records == 5
+        assert first.model_version
+        # Splink joins the CRM Annabel to the web Annabel; the older id survives
+        assert _profile(engine, "contact:9") == _profile(engine, "user:u-ann") == ann_before
+        assert _profile(engine, "user:u-bob") == bob_before
+        # conflicting user ids never share a profile, whatever the names say
+        assert _profile(engine, "user:u-kim1") != _profile(engine, "user:u-kim2")
+        with Session(engine) as session:
+            link = session.execute(
+                select(RecordLink)
+                .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+                .where(SourceRecord.record_key == "contact:9")
+            ).scalar_one()
+            assert link.rule == "splink"
+            edge = link.evidence["splink"][0]
+            assert edge["match_probability"] >= 0.9
+            assert edge["comparisons"]  # per-comparison match weights
+            assert session.execute(select(func.count()).select_from(SplinkModel)).scalar_one() == 1
+            # accounts: Bob's group call links him to Contoso with certainty
+            bob_link = session.get(AccountLink, bob_before)
+            assert bob_link is not None and bob_link.rule == "association"
+            account = get_account(session, account_id=bob_link.account_id)
+            assert account["domain"] == "contoso.com"
+
+        # a second run changes nothing
+        with unit_of_work(engine) as session:
+            second = resolve_full(session)
+        assert second.new_profiles == 0 and second.moved_records == 0
+        assert second.merged_profiles == 0
+
+    def test_a_manual_split_survives_a_full_run(self, engine: Engine) -> None:
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        ann = _profile(engine, "user:u-ann")
+        with unit_of_work(engine) as session:
+            out = split_profile(
+                session,
+                profile_id=ann,
+                records=[RecordRef(source="crm", record_key="contact:9")],
+                reason="two Annabels",
+                actor="test",
+            )
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        assert _profile(engine, "contact:9") == out["new_profile_id"]
+        assert _profile(engine, "user:u-ann") == ann
+        with Session(engine) as session:
+            live = session.execute(
+                select(func.count()).select_from(Profile).where(Profile.merged_into.is_(None))
+            ).scalar_one()
+        assert live >= 5
