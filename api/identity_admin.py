@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
 from identity.overrides import RecordRef, merge_profiles, split_profile
-from identity.service import changes_since, list_generic_identifiers
+from identity.service import changes_since, list_generic_identifiers, why_not_merged
+from kindred.errors import NotFound
 from kindred.security import Principal
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=ERROR_RESPONSES)
@@ -122,3 +123,16 @@ def generic_identifiers(
     _: Principal = Depends(require("read")),
 ) -> list[dict[str, Any]]:
     return list_generic_identifiers(session, limit=1000)
+
+
+@router.get("/why-not", summary="Why two profiles were not merged")
+def why_not(
+    a: uuid.UUID,
+    b: uuid.UUID,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> dict[str, Any]:
+    try:
+        return why_not_merged(session, a, b)
+    except LookupError as err:
+        raise NotFound(str(err)) from err

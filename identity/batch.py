@@ -71,9 +71,11 @@ class BatchResult:
         return dict(self.__dict__)
 
 
-def load_frame(session: Session) -> pd.DataFrame:
-    """Canonical person frame of every live record (``unique_id`` = record id)."""
+def load_frame(session: Session, *, record_ids: list[int] | None = None) -> pd.DataFrame:
+    """Canonical person frame of every live record, or of ``record_ids`` (``unique_id`` =
+    record id)."""
     cols = ", ".join(f"{sql} AS {name}" for name, sql in FIELD_SQL.items())
+    only = "AND r.id = ANY(:ids) " if record_ids is not None else ""
     rows = session.execute(
         text(
             f"SELECT r.id::text AS id, r.source, s.config->>'default_region' AS region, {cols}, "
@@ -83,8 +85,9 @@ def load_frame(session: Session) -> pd.DataFrame:
             "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id "
             " AND i.type = 'crm_contact_id' LIMIT 1) AS crm_id "
             "FROM source_records r LEFT JOIN sources s ON s.name = r.source "
-            "WHERE NOT r.deleted ORDER BY r.id"
-        )
+            f"WHERE NOT r.deleted {only}ORDER BY r.id"
+        ),
+        {"ids": record_ids} if record_ids is not None else {},
     ).all()
     raw = pd.DataFrame(rows, columns=["id", "source", "region", *FIELD_SQL, "user_id", "crm_id"])
     if raw.empty:

@@ -350,8 +350,17 @@ def _profiles_holding(session: Session, flagged: list[dict[str, Any]]) -> set[uu
     )
 
 
-def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
-    """Resolve up to ``limit`` dirty source records. The caller commits."""
+Scorer = Callable[[Session, list[int]], list[dict[str, Any]]]
+
+
+def resolve_dirty(
+    session: Session, *, limit: int = 5000, scorer: Scorer | None = None
+) -> ResolveResult:
+    """Resolve up to ``limit`` dirty source records. The caller commits.
+
+    ``scorer`` (e.g. ``identity.streaming.SplinkScorer``) scores records that found no
+    deterministic link against candidates; each such record may join the one profile of its
+    best edge, under the same guardrails as deterministic links."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
     records = [
         DirtyRecord(*row)
@@ -394,7 +403,21 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         .where(in_ids(mine.c.record_id, batch_ids), mine.c.linking, other.c.linking)
     ).all()
 
-    neighbour_ids = {p[1] for p in pairs}
+    probable: dict[int, dict[str, Any]] = {}
+    if scorer is not None:
+        paired = {p[0] for p in pairs}
+        already = set(
+            session.execute(
+                select(RecordLink.record_id).where(in_ids(RecordLink.record_id, batch_ids))
+            ).scalars()
+        )
+        lonely = [r for r in batch_ids if r not in paired and r not in already]
+        if lonely:
+            for edge in scorer(session, lonely):
+                best = probable.get(edge["record_id"])
+                if best is None or edge["match_probability"] > best["match_probability"]:
+                    probable[edge["record_id"]] = edge
+    neighbour_ids = {p[1] for p in pairs} | {e["candidate_id"] for e in probable.values()}
     profile_of: dict[int, uuid.UUID] = dict(
         session.execute(
             select(RecordLink.record_id, RecordLink.profile_id).where(
@@ -504,6 +527,22 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
         if len(evidence[rid]) < 10:
             evidence[rid].append({"type": kind, "value": value, "record_id": nid})
         uf.union(("r", rid), target)
+    for rid, edge in probable.items():
+        target = node(edge["candidate_id"])
+        reason = uf.conflict(("r", rid), target)
+        item = {
+            "type": "splink",
+            "value": round(edge["match_probability"], 6),
+            "record_id": edge["candidate_id"],
+            "match_weight": round(edge["match_weight"], 3),
+            "comparisons": edge["comparisons"],
+            "model_version": edge.get("model_version"),
+        }
+        if reason is not None:
+            blocked[rid].append({**item, "reason": reason})
+            continue
+        evidence[rid].append(item)
+        uf.union(("r", rid), target)
 
     components: dict[Any, list[Any]] = defaultdict(list)
     for item in list(uf.parent):
@@ -586,7 +625,7 @@ def resolve_dirty(session: Session, *, limit: int = 5000) -> ResolveResult:
                 {
                     "record_id": rid,
                     "profile_id": survivor,
-                    "rule": "shared_identifier" if evidence.get(rid) else "new_record",
+                    "rule": _rule_of(evidence.get(rid, [])),
                     "evidence": ev,
                     "model_version": RULE_VERSION,
                 }
@@ -932,3 +971,86 @@ def list_generic_identifiers(session: Session, *, limit: int = 1000) -> list[dic
         }
         for g in rows
     ]
+
+
+def _rule_of(evidence: list[dict[str, Any]]) -> str:
+    if not evidence:
+        return "new_record"
+    if all(e.get("type") == "splink" for e in evidence):
+        return "splink"
+    return "shared_identifier"
+
+
+def why_not_merged(session: Session, a: uuid.UUID, b: uuid.UUID) -> dict[str, Any]:
+    """Why two profiles are separate: conflicting exclusive ids, ops cannot-links, links the
+    resolver refused (with the reason it gave), shared identifiers that are generic, and
+    what they do share."""
+    live_a, live_b = surviving_profile_id(session, a), surviving_profile_id(session, b)
+    if live_a is None or live_b is None:
+        raise LookupError("both profiles must exist")
+    if live_a == live_b:
+        return {"profiles": [live_a, live_b], "merged": True, "reasons": []}
+    recs_a, recs_b = set(record_ids_of(session, live_a)), set(record_ids_of(session, live_b))
+    reasons: list[dict[str, Any]] = []
+    ids = session.execute(
+        select(
+            Identifier.record_id,
+            Identifier.type,
+            Identifier.link_type,
+            Identifier.value,
+            Identifier.linking,
+        ).where(in_ids(Identifier.record_id, recs_a | recs_b))
+    ).all()
+    side = {r: "a" for r in recs_a} | {r: "b" for r in recs_b}
+    exclusive: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"a": set(), "b": set()})
+    values: dict[tuple[str, str], dict[str, Any]] = {}
+    for rid, kind, link_type, value, linking in ids:
+        key = _exclusive_key(kind, value)
+        if key:
+            exclusive[key[0]][side[rid]].add(key[1])
+        entry = values.setdefault((link_type, value), {"a": False, "b": False, "linking": True})
+        entry[side[rid]] = True
+        entry["linking"] = entry["linking"] and linking
+    for slot, sides in exclusive.items():
+        if sides["a"] and sides["b"] and sides["a"] != sides["b"]:
+            reasons.append(
+                {
+                    "kind": "conflicting_ids",
+                    "id_type": slot.split(":")[0],
+                    "a": sorted(sides["a"]),
+                    "b": sorted(sides["b"]),
+                }
+            )
+    shared = [
+        {"type": lt, "value": v, "linking": e["linking"]}
+        for (lt, v), e in values.items()
+        if e["a"] and e["b"]
+    ]
+    for item in shared:
+        if not item["linking"]:
+            reasons.append(
+                {"kind": "generic_identifier", "type": item["type"], "value": item["value"]}
+            )
+    for oid, kind, rec_a, rec_b in overrides_touching(session, recs_a | recs_b):
+        if kind == "cannot_link" and {side.get(rec_a), side.get(rec_b)} == {"a", "b"}:
+            reasons.append(
+                {"kind": "ops_cannot_link", "override_id": oid, "records": [rec_a, rec_b]}
+            )
+    for rid, evidence in session.execute(
+        select(RecordLink.record_id, RecordLink.evidence).where(
+            in_ids(RecordLink.record_id, recs_a | recs_b)
+        )
+    ).all():
+        for item in (evidence or {}).get("blocked", []):
+            other = item.get("record_id")
+            if other in side and side[other] != side[rid]:
+                reasons.append({"kind": "refused_link", "record_id": rid, **item})
+    if not reasons:
+        reasons.append(
+            {
+                "kind": "no_evidence",
+                "message": "no shared linking identifier and no model edge above the "
+                "threshold connects them",
+            }
+        )
+    return {"profiles": [live_a, live_b], "merged": False, "shared": shared, "reasons": reasons}

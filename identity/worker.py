@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from identity.accounts import link_profiles
 from identity.service import ResolveResult, resolve_dirty
+from identity.streaming import SplinkScorer
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
 
@@ -32,6 +33,7 @@ class IdentityConfig:
     idle_sleep: float = 0.05
     changes_topic: str | None = None
     bootstrap: str | None = None
+    probabilistic: bool = True
 
 
 class IdentityWorker:
@@ -41,6 +43,7 @@ class IdentityWorker:
         self._stop = threading.Event()
         self._producer: KafkaProducer | None = None
         self.resolved = 0
+        self.scorer = SplinkScorer() if config.probabilistic else None
 
     def stop(self) -> None:
         self._stop.set()
@@ -54,7 +57,7 @@ class IdentityWorker:
 
     def run_once(self) -> ResolveResult:
         with unit_of_work(self.engine) as session:
-            result = resolve_dirty(session, limit=self.config.batch_size)
+            result = resolve_dirty(session, limit=self.config.batch_size, scorer=self.scorer)
             if result.changed_profiles:
                 link_profiles(session, profile_ids=result.changed_profiles)
         self.resolved += result.records

@@ -169,3 +169,45 @@ class TestBatchResolution:
                 select(func.count()).select_from(Profile).where(Profile.merged_into.is_(None))
             ).scalar_one()
         assert live >= 5
+
+
+class TestStreamingProbabilistic:
+    def test_a_new_record_with_no_shared_identifier_joins_by_model(self, engine: Engine) -> None:
+        from identity.streaming import SplinkScorer
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)  # trains and stores the active model
+        ann = _profile(engine, "user:u-ann")
+        events = [
+            parse_event(
+                {
+                    "messageId": "late-lead",
+                    "source": "fb",
+                    "channel": "ads",
+                    "type": "identify",
+                    "recordKey": "lead:fb:77",
+                    "traits": {
+                        "first_name": "Annabel",
+                        "last_name": "Kowalski",
+                        "email": "akowalski@outlook.com",
+                        "company": "Northwind",
+                        "city": "Portland",
+                    },
+                }
+            )
+        ]
+        scorer = SplinkScorer()
+        with unit_of_work(engine) as session:
+            persist_events(session, events)
+            result = resolve_dirty(session, scorer=scorer)
+        assert result.records == 1
+        assert _profile(engine, "lead:fb:77") == ann
+        with Session(engine) as session:
+            link = session.execute(
+                select(RecordLink)
+                .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+                .where(SourceRecord.record_key == "lead:fb:77")
+            ).scalar_one()
+        assert link.rule == "splink"
+        assert link.evidence["shared"][0]["comparisons"]

@@ -188,3 +188,33 @@ class TestStableIds:
             ).scalar_one()
         assert merged_into == old
         assert _live_profiles(engine) == 1
+
+
+class TestWhyNotMerged:
+    def test_conflicting_user_ids_and_the_refused_link_are_reported(self, engine: Engine) -> None:
+        from identity.service import why_not_merged
+
+        _send(
+            engine,
+            {
+                "type": "identify",
+                "userId": "kim1",
+                "traits": {"email": "parks@x.io", "first_name": "Kim"},
+            },
+        )
+        _send(
+            engine,
+            {
+                "type": "identify",
+                "userId": "kim2",
+                "traits": {"email": "parks@x.io", "first_name": "Kim"},
+            },
+        )
+        a = _profile_of(engine, "web", "user:kim1")
+        b = _profile_of(engine, "web", "user:kim2")
+        with Session(engine) as session:
+            out = why_not_merged(session, a, b)
+        kinds = {r["kind"] for r in out["reasons"]}
+        assert out["merged"] is False
+        assert {"conflicting_ids", "refused_link"} <= kinds
+        assert {"type": "email", "value": "parks@x.io", "linking": True} in out["shared"]

@@ -1,0 +1,123 @@
+"""Probabilistic scoring for the streaming resolver.
+
+Records that found no deterministic link are scored, in one micro-batch, against candidate
+records fetched from PostgreSQL by blocking keys (same normalised last name and first
+initial, same email local part, same phone digits), with the active Splink model in DuckDB
+in-process. Only edges at or above the model's threshold come back; the resolver then applies
+the same guardrails as for deterministic links (cannot-links, exclusive ids) and lets each new
+record join at most the single best-scoring profile, so one weak edge never bridges two
+profiles.
+
+Term frequencies are computed over the micro-batch frame (new records plus candidates), not
+the whole base: a documented approximation; the nightly ``resolve --full`` uses full-base
+frequencies and reconciles.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from identity.batch import load_frame
+from identity.splink_model import predict_edges
+from kindred.models import SplinkModel
+
+CANDIDATE_LIMIT = 50  # per blocking key value: huge blocks are generic, not evidence
+CANDIDATES_SQL = text(
+    """
+    WITH new AS (
+        SELECT r.id,
+               lower(coalesce(r.traits->>'last_name', r.traits->>'lastName')) AS last_name,
+               left(lower(coalesce(r.traits->>'first_name', r.traits->>'firstName')), 1) AS fi,
+               lower(split_part(coalesce(r.traits->>'email', ''), '@', 1)) AS local
+        FROM source_records r WHERE r.id = ANY(:ids)
+    )
+    SELECT DISTINCT c.id FROM new
+    JOIN LATERAL (
+        SELECT o.id FROM source_records o
+        WHERE NOT o.deleted AND o.id <> new.id AND new.last_name IS NOT NULL
+          AND lower(coalesce(o.traits->>'last_name', o.traits->>'lastName')) = new.last_name
+          AND left(lower(coalesce(o.traits->>'first_name', o.traits->>'firstName')), 1)
+              = new.fi
+        LIMIT :lim
+    ) c ON true
+    UNION
+    SELECT DISTINCT c.id FROM new
+    JOIN LATERAL (
+        SELECT o.id FROM source_records o
+        WHERE NOT o.deleted AND o.id <> new.id AND length(new.local) >= 4
+          AND lower(split_part(coalesce(o.traits->>'email', ''), '@', 1)) = new.local
+        LIMIT :lim
+    ) c ON true
+    """
+)
+
+
+@dataclass
+class SplinkScorer:
+    """Callable handed to ``resolve_dirty``; caches the active model between passes."""
+
+    threshold: float | None = None
+    _version: str | None = None
+    _settings: dict[str, Any] | None = None
+    _threshold: float = 0.9
+    _checked: float = 0.0
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def _model(self, session: Session) -> dict[str, Any] | None:
+        if time.monotonic() - self._checked > 30 or self._settings is None:
+            row = session.execute(
+                select(SplinkModel.version, SplinkModel.settings, SplinkModel.threshold)
+                .where(SplinkModel.active.is_(True))
+                .order_by(SplinkModel.created_at.desc())
+                .limit(1)
+            ).first()
+            self._checked = time.monotonic()
+            if row is None:
+                self._settings = None
+                return None
+            self._version, self._settings, self._threshold = row[0], row[1], float(row[2])
+        return self._settings
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    def __call__(self, session: Session, record_ids: list[int]) -> list[dict[str, Any]]:
+        settings = self._model(session)
+        if settings is None or not record_ids:
+            return []
+        started = time.perf_counter()
+        candidates = list(
+            session.execute(CANDIDATES_SQL, {"ids": record_ids, "lim": CANDIDATE_LIMIT}).scalars()
+        )
+        if not candidates:
+            return []
+        frame = load_frame(session, record_ids=sorted(set(record_ids) | set(candidates)))
+        if len(frame) < 2:
+            return []
+        threshold = self.threshold if self.threshold is not None else self._threshold
+        edges = predict_edges(frame, settings, threshold=threshold, evidence=True)
+        new = {str(r) for r in record_ids}
+        out: list[dict[str, Any]] = []
+        for row in edges.itertuples(index=False):
+            left, right = str(row.unique_id_l), str(row.unique_id_r)
+            if (left in new) == (right in new):
+                continue  # new-new pairs wait for their own evidence; old-old are resolved
+            mine, other = (left, right) if left in new else (right, left)
+            out.append(
+                {
+                    "record_id": int(mine),
+                    "candidate_id": int(other),
+                    "match_probability": float(row.match_probability),
+                    "match_weight": float(row.match_weight),
+                    "comparisons": dict(row.evidence),
+                    "model_version": self._version,
+                }
+            )
+        self.stats["last_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return out
