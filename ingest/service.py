@@ -16,14 +16,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import func, select, type_coerce, update
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ingest.events import Event
 from kindred.db import execute_arrays
-from kindred.models import Account, AccountKey
 from kindred.models import Source as SourceRow
 
 #: trait names (after lower-casing and removing separators) that carry an identifier
@@ -212,11 +209,22 @@ def _merge_record(current: dict[str, Any] | None, events: Sequence[Event]) -> di
     }
 
 
-def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
-    """Write a batch of events idempotently (set-based: a handful of statements per batch)."""
+def persist_events(
+    session: Session, events: Iterable[Event], *, raw: Sequence[bytes | str] | None = None
+) -> PersistResult:
+    """Write a batch of events idempotently (set-based: a handful of statements per batch).
+
+    ``raw``, aligned with ``events``, is each event's JSON as received (the Kafka message):
+    stored as the payload instead of serialising the event again."""
     unique: dict[tuple[str, str], Event] = {}
-    for ev in events:
-        unique.setdefault((ev.source, ev.message_id), ev)
+    payloads: dict[tuple[str, str], str] = {}
+    for i, ev in enumerate(events):
+        key = (ev.source, ev.message_id)
+        if key not in unique:
+            unique[key] = ev
+            if raw is not None:
+                body = raw[i]
+                payloads[key] = body.decode() if isinstance(body, bytes) else body
     result = PersistResult()
     if not unique:
         return result
@@ -305,7 +313,11 @@ def persist_events(session: Session, events: Iterable[Event]) -> PersistResult:
             "channel": [ev.channel for ev in candidates],
             "record_id": [record_of(ev) for ev in candidates],
             "occurred_at": [ev.occurred_at for ev in candidates],
-            "payload": [ev.model_dump_json(by_alias=True, exclude_none=True) for ev in candidates],
+            "payload": [
+                payloads.get((ev.source, ev.message_id))
+                or ev.model_dump_json(by_alias=True, exclude_none=True)
+                for ev in candidates
+            ],
         },
         returning=True,
     )
@@ -377,46 +389,66 @@ def _domain_of(value: Any) -> str | None:
 
 
 def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
-    """Create or update accounts from group calls, keyed by group id."""
+    """Create or update accounts from group calls, keyed by group id (set-based)."""
     if not groups:
         return
-    latest: dict[str, Event] = {}
     traits_by_key: dict[str, dict[str, Any]] = defaultdict(dict)
     for ev in sorted(groups, key=lambda e: e.occurred_at):
         assert ev.group_id is not None
-        latest[ev.group_id] = ev
         traits_by_key[ev.group_id].update({k: v for k, v in ev.traits.items() if v is not None})
-    keys = list(latest)
+    keys = sorted(traits_by_key)
     known = dict(
-        session.execute(
-            select(AccountKey.key, AccountKey.account_id).where(AccountKey.key.in_(keys))
+        (k, a)
+        for k, a in execute_arrays(
+            session,
+            "SELECT key, account_id FROM account_keys WHERE key = ANY(CAST(%(keys)b AS text[]))",
+            {"keys": keys},
+            returning=True,
         )
-        .tuples()
-        .all()
     )
+    new = [k for k in keys if k not in known]
+    new_ids = [uuid.uuid4() for _ in new]
+    names = []
+    domains = []
     for key in keys:
         traits = traits_by_key[key]
-        name = traits.get("name") if isinstance(traits.get("name"), str) else None
-        domain = _domain_of(traits.get("domain") or traits.get("website"))
-        account_id = known.get(key)
-        if account_id is None:
-            account_id = uuid.uuid4()
-            session.execute(
-                pg_insert(Account).values(id=account_id, name=name, domain=domain, traits=traits)
-            )
-            session.execute(
-                pg_insert(AccountKey)
-                .values(key=key, account_id=account_id)
-                .on_conflict_do_nothing()
-            )
-        else:
-            session.execute(
-                update(Account)
-                .where(Account.id == account_id)
-                .values(
-                    traits=Account.traits.op("||")(type_coerce(traits, JSONB)),
-                    name=func.coalesce(name, Account.name),
-                    domain=func.coalesce(domain, Account.domain),
-                    updated_at=func.now(),
-                )
-            )
+        name = traits.get("name")
+        names.append(name if isinstance(name, str) else None)
+        domains.append(_domain_of(traits.get("domain") or traits.get("website")))
+    if new:
+        index = {k: i for i, k in enumerate(keys)}
+        execute_arrays(
+            session,
+            "INSERT INTO accounts (id, name, domain, traits) SELECT * FROM unnest("
+            "CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), CAST(%(domain)b AS text[]), "
+            "CAST(%(traits)b AS jsonb[]))",
+            {
+                "id": new_ids,
+                "name": [names[index[k]] for k in new],
+                "domain": [domains[index[k]] for k in new],
+                "traits": [_json(traits_by_key[k]) for k in new],
+            },
+        )
+        execute_arrays(
+            session,
+            "INSERT INTO account_keys (key, account_id) SELECT * FROM unnest("
+            "CAST(%(key)b AS text[]), CAST(%(id)b AS uuid[])) ON CONFLICT DO NOTHING",
+            {"key": new, "id": new_ids},
+        )
+    old = [k for k in keys if k in known]
+    if old:
+        index = {k: i for i, k in enumerate(keys)}
+        execute_arrays(
+            session,
+            "UPDATE accounts a SET traits = a.traits || v.traits, "
+            "name = coalesce(v.name, a.name), domain = coalesce(v.domain, a.domain), "
+            "updated_at = now() FROM unnest(CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), "
+            "CAST(%(domain)b AS text[]), CAST(%(traits)b AS jsonb[])) AS v(id, name, domain, "
+            "traits) WHERE a.id = v.id",
+            {
+                "id": [known[k] for k in old],
+                "name": [names[index[k]] for k in old],
+                "domain": [domains[index[k]] for k in old],
+                "traits": [_json(traits_by_key[k]) for k in old],
+            },
+        )

@@ -95,7 +95,9 @@ def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
             outcome.dead.append(_letter(msg, err.reason))
     try:
         with session.begin_nested():
-            res = persist_events(session, [ev for _, ev in good])
+            res = persist_events(
+                session, [ev for _, ev in good], raw=[msg.value for msg, _ in good]
+            )
         outcome.persisted, outcome.duplicates = res.inserted, res.duplicates
     except (DBAPIError, StatementError):
         # One bad event (e.g. a NUL byte Postgres refuses) must not block its siblings:
@@ -104,7 +106,7 @@ def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
         for msg, ev in good:
             try:
                 with session.begin_nested():
-                    res = persist_events(session, [ev])
+                    res = persist_events(session, [ev], raw=[msg.value])
                 outcome.persisted += res.inserted
                 outcome.duplicates += res.duplicates
             except (DBAPIError, StatementError) as err:
