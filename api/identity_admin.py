@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
+from identity.batch import list_models, model_chart
 from identity.overrides import RecordRef, merge_profiles, split_profile
 from identity.service import changes_since, list_generic_identifiers, why_not_merged
 from kindred.errors import NotFound
@@ -136,3 +138,28 @@ def why_not(
         return why_not_merged(session, a, b)
     except LookupError as err:
         raise NotFound(str(err)) from err
+
+
+@router.get("/models", summary="Trained models: version, training report, charts")
+def models(
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> list[dict[str, Any]]:
+    return list_models(session)
+
+
+@router.get(
+    "/models/{version}/charts/{name}",
+    response_class=HTMLResponse,
+    summary="A model chart (match_weights, m_u_parameters) as HTML",
+)
+def model_chart_page(
+    version: str,
+    name: str,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> HTMLResponse:
+    html = model_chart(session, version=version, name=name)
+    if html is None:
+        raise NotFound(f"no chart {name!r} for model {version!r}")
+    return HTMLResponse(html)

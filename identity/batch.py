@@ -123,6 +123,38 @@ def override_pairs(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(must, columns=cols), pd.DataFrame(cannot, columns=cols)
 
 
+def list_models(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(
+            SplinkModel.version,
+            SplinkModel.active,
+            SplinkModel.threshold,
+            SplinkModel.report,
+            SplinkModel.created_at,
+            SplinkModel.charts,
+        ).order_by(SplinkModel.created_at.desc())
+    ).all()
+    return [
+        {
+            "version": v,
+            "active": a,
+            "threshold": t,
+            "report": r,
+            "created_at": c,
+            "charts": sorted((ch or {}).keys()),
+        }
+        for v, a, t, r, c, ch in rows
+    ]
+
+
+def model_chart(session: Session, *, version: str, name: str) -> str | None:
+    charts = session.execute(
+        select(SplinkModel.charts).where(SplinkModel.version == version)
+    ).scalar_one_or_none()
+    value = (charts or {}).get(name)
+    return value if isinstance(value, str) else None
+
+
 def active_model(session: Session) -> SplinkModel | None:
     return (
         session.execute(
@@ -135,17 +167,57 @@ def active_model(session: Session) -> SplinkModel | None:
     )
 
 
+def model_charts(frame: pd.DataFrame, settings_json: dict[str, Any]) -> dict[str, str]:
+    """Self-contained HTML charts of a model (Splink's own renderers)."""
+    import os
+    import tempfile
+
+    from identity.splink_model import _linker_for
+
+    if frame.empty:
+        return {}
+    linker, _ = _linker_for(frame, settings_json)
+    charts: dict[str, str] = {}
+    for name, make in (
+        ("match_weights", linker.visualisations.match_weights_chart),
+        ("m_u_parameters", linker.visualisations.m_u_parameters_chart),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, f"{name}.html")
+            try:
+                make().save(path)
+            except Exception as err:  # a chart must never fail training
+                charts[name] = f"<p>chart unavailable: {err}</p>"
+                continue
+            with open(path, encoding="utf-8") as fh:
+                charts[name] = fh.read()
+    return charts
+
+
 def store_model(
-    session: Session, *, settings_json: dict[str, Any], report: dict[str, Any], threshold: float
+    session: Session,
+    *,
+    settings_json: dict[str, Any],
+    report: dict[str, Any],
+    threshold: float,
+    frame: pd.DataFrame | None = None,
 ) -> str:
     version = model_version(settings_json)
+    charts = model_charts(frame, settings_json) if frame is not None else {}
     session.execute(update(SplinkModel).values(active=False))
     session.execute(
         pg_insert(SplinkModel)
         .values(
-            version=version, settings=settings_json, report=report, threshold=threshold, active=True
+            version=version,
+            settings=settings_json,
+            report=report,
+            threshold=threshold,
+            active=True,
+            charts=charts,
         )
-        .on_conflict_do_update(index_elements=["version"], set_={"active": True, "report": report})
+        .on_conflict_do_update(
+            index_elements=["version"], set_={"active": True, "report": report, "charts": charts}
+        )
     )
     return version
 
@@ -162,7 +234,9 @@ def train(session: Session, *, progress: Callable[[str], None] | None = None) ->
         if progress:
             progress(f"training on {len(frame)} records")
         settings_json, report = train_model(frame)
-    version = store_model(session, settings_json=settings_json, report=report, threshold=0.9)
+    version = store_model(
+        session, settings_json=settings_json, report=report, threshold=0.9, frame=frame
+    )
     return {"version": version, "records": len(frame), "report": report}
 
 
@@ -210,6 +284,7 @@ def resolve_full(
             settings_json=res.settings_json,
             report=res.training_report or {},
             threshold=0.9,
+            frame=frame,
         )
     else:
         out.model_version = model.version

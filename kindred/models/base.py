@@ -332,6 +332,8 @@ class SplinkModel(Base):
     version: Mapped[str] = mapped_column(String(100), primary_key=True)
     settings: Mapped[JsonDict] = mapped_column(JSONB)
     report: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # chart name -> self-contained HTML (match weights, m/u parameters)
+    charts: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     threshold: Mapped[float] = mapped_column(Float, server_default=text("0.9"))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -211,3 +211,30 @@ class TestStreamingProbabilistic:
             ).scalar_one()
         assert link.rule == "splink"
         assert link.evidence["shared"][0]["comparisons"]
+
+
+class TestModelCharts:
+    def test_the_trained_model_and_its_charts_are_served(
+        self, engine: Engine, settings: Any
+    ) -> None:
+        from fastapi.testclient import TestClient
+
+        from api.app import create_app
+        from tests.helpers import bearer, make_api_key
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            out = resolve_full(session)
+        client = TestClient(create_app(settings, engine=engine))
+        key = make_api_key(engine, "read")
+        models = client.get("/v1/identity/models", headers=bearer(key)).json()
+        assert models[0]["version"] == out.model_version and models[0]["active"] is True
+        assert models[0]["charts"] == ["m_u_parameters", "match_weights"]
+        page = client.get(
+            f"/v1/identity/models/{out.model_version}/charts/match_weights", headers=bearer(key)
+        )
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        missing = client.get(
+            f"/v1/identity/models/{out.model_version}/charts/nope", headers=bearer(key)
+        )
+        assert missing.status_code == 404
