@@ -8,21 +8,24 @@ the same guardrails as for deterministic links (cannot-links, exclusive ids) and
 record join at most the single best-scoring profile, so one weak edge never bridges two
 profiles.
 
-Term frequencies are computed over the micro-batch frame (new records plus candidates), not
-the whole base: a documented approximation; the nightly ``resolve --full`` uses full-base
-frequencies and reconciles.
+Term-frequency adjustments are switched off here (frequencies over a micro-batch would be
+meaningless); the model's base-wide u probabilities are used instead, and ``resolve --full``
+uses full-base frequencies and reconciles.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from identity.batch import load_frame
+from identity.normalize import email_domain, is_free_mail_domain
 from identity.splink_model import predict_edges
 from kindred.models import SplinkModel
 
@@ -57,6 +60,32 @@ CANDIDATES_SQL = text(
 )
 
 
+def without_tf_adjustments(settings: dict[str, Any]) -> dict[str, Any]:
+    """The model with term-frequency adjustments off. Frequencies computed over a micro-batch
+    of a few dozen records would make every value look common; the model's base-wide u
+    probabilities are the better estimate here."""
+    out = copy.deepcopy(settings)
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            level.pop("tf_adjustment_column", None)
+            level.pop("tf_adjustment_weight", None)
+    return out
+
+
+def _blank_free_mail(frame: pd.DataFrame, *, new: set[str]) -> pd.DataFrame:
+    """A personal free-mail address (gmail, mail.ru, ...) on a new record is not evidence
+    against a person known by a corporate address: compare it as missing, not as different."""
+    if "email" not in frame.columns:
+        return frame
+    frame = frame.copy()
+    is_new = frame["unique_id"].astype(str).isin(new)
+    free = frame["email"].map(lambda e: isinstance(e, str) and is_free_mail_domain(email_domain(e)))
+    for col in ("email", "email_local", "email_domain"):
+        if col in frame.columns:
+            frame.loc[is_new & free, col] = None
+    return frame
+
+
 @dataclass
 class SplinkScorer:
     """Callable handed to ``resolve_dirty``; caches the active model between passes."""
@@ -80,7 +109,8 @@ class SplinkScorer:
             if row is None:
                 self._settings = None
                 return None
-            self._version, self._settings, self._threshold = row[0], row[1], float(row[2])
+            self._version, self._threshold = row[0], float(row[2])
+            self._settings = without_tf_adjustments(row[1])
         return self._settings
 
     @property
@@ -100,6 +130,7 @@ class SplinkScorer:
         frame = load_frame(session, record_ids=sorted(set(record_ids) | set(candidates)))
         if len(frame) < 2:
             return []
+        frame = _blank_free_mail(frame, new={str(r) for r in record_ids})
         threshold = self.threshold if self.threshold is not None else self._threshold
         edges = predict_edges(frame, settings, threshold=threshold, evidence=True)
         new = {str(r) for r in record_ids}

@@ -63,3 +63,15 @@ def segments(
     from bench.segments import run
 
     typer.echo(json.dumps(run(profiles=profiles, events=events), indent=2))
+
+
+@app.command("identity-stream")
+def identity_stream(
+    stored: int = typer.Option(100_000, "--stored", help="people stored first (2 records each)"),
+    rate: int = typer.Option(1000, "--rate", help="new records per second"),
+    seconds: float = typer.Option(10.0, "--seconds", help="duration of the streaming run"),
+) -> None:
+    """Streaming resolution: latency from commit to linked profile, with records stored."""
+    from bench.identity_stream import run
+
+    typer.echo(json.dumps(run(stored=stored, rate=rate, seconds=seconds), indent=2))

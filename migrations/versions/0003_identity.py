@@ -16,7 +16,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Blocking keys of the streaming scorer (identity/streaming.py uses these exact expressions).
+BLOCKING_INDEXES = {
+    "ix_source_records_block_name": (
+        "lower(coalesce(traits->>'last_name', traits->>'lastName')), "
+        "left(lower(coalesce(traits->>'first_name', traits->>'firstName')), 1)"
+    ),
+    "ix_source_records_block_email_local": (
+        "lower(split_part(coalesce(traits->>'email', ''), '@', 1))"
+    ),
+}
+
+
 def upgrade() -> None:
+    for name, expression in BLOCKING_INDEXES.items():
+        op.execute(f"CREATE INDEX {name} ON source_records ({expression})")
     op.add_column(
         "splink_models",
         sa.Column("charts", JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
@@ -99,3 +113,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_accounts_merged_into"), table_name="accounts")
     op.drop_column("accounts", "merged_into")
     op.drop_column("splink_models", "charts")
+    for name in BLOCKING_INDEXES:
+        op.execute(f"DROP INDEX IF EXISTS {name}")
