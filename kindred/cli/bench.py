@@ -75,3 +75,13 @@ def identity_stream(
     from bench.identity_stream import run
 
     typer.echo(json.dumps(run(stored=stored, rate=rate, seconds=seconds), indent=2))
+
+
+@app.command("identity-batch")
+def identity_batch(
+    people: int = typer.Option(50_000, "--people", help="people stored (about 2.2 records each)"),
+) -> None:
+    """`resolve --full` time from PostgreSQL vs bare Splink on the same records."""
+    from bench.identity_batch import run
+
+    typer.echo(json.dumps(run(people=people), indent=2, default=str))
