@@ -1,7 +1,11 @@
 """Segment-compatible HTTP Tracking API: /v1/batch, /v1/identify, /v1/track, ...
 
 The write key comes as the HTTP Basic username (or ``writeKey`` in the body). The answer is
-exactly HTTP 200 ``{"success": true}`` once the events are acknowledged by Kafka.
+exactly HTTP 200 ``{"success": true}`` once the events are acknowledged by Kafka. Errors are
+4xx JSON with Segment's top-level ``code``/``message`` next to Kindred's ``error`` object
+(see ``api.errors``); SDKs retry only 429 and 5xx. Each write key has a token bucket
+(``RATE_LIMIT``, or the source config's ``rate_limit``): when it is empty the answer is 429
+with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, get_session, state
-from connectors.base import get_connector
+from api.errors import collector_error
+from connectors.base import ConnectorError, get_connector
 from connectors.web import write_key_from_body
-from ingest.collect import accept_payload
+from ingest.collect import RateLimit, RateLimiter, accept_payload
 from ingest.sources import SourceInfo, source_by_write_key
 from kindred.errors import BadRequest, PayloadTooLarge, Unauthorized
 
@@ -29,6 +34,10 @@ MAX_BODY = 500 * 1024  # Segment: 500 KB per batch
 MAX_COMPRESSED = 2 * 1024 * 1024
 _key_cache: dict[str, tuple[float, SourceInfo]] = {}
 KEY_TTL = 30.0
+#: default per-write-key budget: generous (a browser SDK sends a request every few seconds;
+#: a server SDK batches 100-500 events per request)
+RATE_LIMIT = RateLimit(rate=500.0, burst=1000.0)
+limiter = RateLimiter(RATE_LIMIT)
 
 
 async def read_body(request: Request) -> bytes:
@@ -84,17 +93,29 @@ async def _collect(
     body = await read_body(request)
     write_key = basic_username(request) or write_key_from_body(body)
     source = await run_in_threadpool(resolve_source, session, write_key)
-    result = await run_in_threadpool(
-        accept_payload,
-        session,
-        app.publisher,
-        connector=get_connector("web"),
-        source=source.name,
-        body=body,
-        content_type=request.headers.get("content-type"),
-        config=source.config,
-        call_type=call_type,
-    )
+    wait = limiter.take(source.name, RateLimit.from_config(source.config, limiter.default))
+    if wait > 0:
+        return collector_error(
+            429,
+            "rate_limited",
+            f"too many requests for this write key; retry in {wait:.1f} s",
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
+    try:
+        result = await run_in_threadpool(
+            accept_payload,
+            session,
+            app.publisher,
+            connector=get_connector("web"),
+            source=source.name,
+            body=body,
+            content_type=request.headers.get("content-type"),
+            config=source.config,
+            call_type=call_type,
+        )
+    except ConnectorError:
+        await run_in_threadpool(session.commit)  # keep the dead letter and the counter
+        raise
     if call_type is not None and result.rejected and not result.accepted:
         await run_in_threadpool(session.commit)
         raise BadRequest(result.rejected[0].reason)

@@ -3,8 +3,15 @@
 The body is one lead or a JSON array of leads, in either vendor's shape:
 
 - Facebook: a lead as the Graph API returns it (``id``, ``created_time``, ``field_data``, ad
-  and campaign ids). The leadgen *webhook notification* only carries ids; fetch the lead and
-  post that.
+  and campaign ids), or a row of the Leads Center / Ads Manager CSV export
+  (``kindred import leadform leads.csv``; UTF-16 tab-separated files included).
+- Facebook's leadgen *webhook notification* (``{"object": "page", "entry": [{"changes":
+  [{"field": "leadgen", "value": {"leadgen_id", "form_id", "ad_id", ...}}]}]}``) only carries
+  ids: it becomes the "Lead Form Submitted" track of ``lead:fb:<leadgen_id>`` (same message id
+  as the full lead's, so it counts once); the answers arrive when the lead object (Graph API)
+  or the CSV export is posted/imported. With ``app_secret`` in the source config the
+  ``X-Hub-Signature-256`` header is required and checked; ``verify_token`` answers the GET
+  subscription handshake (``hub.mode=subscribe``, ``hub.verify_token``, ``hub.challenge``).
 - Google: the lead form webhook body (``lead_id``, ``user_column_data``, ``gcl_id``, ...).
 
 Each lead yields an ``identify`` (the person's answers as traits) and a ``track``
@@ -16,13 +23,25 @@ copied into events.
 
 from __future__ import annotations
 
+import csv
+import hmac
+import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, ParseResult, Rejection, load_json
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    HandshakeReply,
+    ParseResult,
+    Rejection,
+    load_json,
+)
+from connectors.signatures import verify_hub_signature_256
 
 SUBMITTED_EVENT = "Lead Form Submitted"
 
@@ -94,8 +113,83 @@ class _Lead:
 class LeadFormConnector(Connector):
     name = "leadform"
     channel = "ads"
-    description = "Lead-form submissions from Facebook Lead Ads and Google Ads lead forms"
+    description = (
+        "Facebook Lead Ads (lead objects, leadgen webhook, CSV export) and Google Ads lead forms"
+    )
     webhook = True
+    files = True
+    identifiers = ("email", "phone", "gclid")
+    traits = ("first_name", "last_name", "name", "email", "phone", "company", "job_title", "city")
+    config_keys = ("app_secret", "verify_token")
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, config: Mapping[str, Any]) -> None:
+        secret = config.get("app_secret")
+        if secret:
+            verify_hub_signature_256(app_secret=str(secret), headers=headers, body=body)
+
+    def handshake(self, *, params: Mapping[str, str], config: Mapping[str, Any]) -> HandshakeReply:
+        """Facebook's subscription check: echo ``hub.challenge`` when the token matches."""
+        if params.get("hub.mode") != "subscribe":
+            raise ConnectorError("hub.mode must be 'subscribe'", code="bad_handshake")
+        expected = config.get("verify_token")
+        given = params.get("hub.verify_token") or ""
+        if not expected:
+            raise ConnectorError(
+                "the source has no verify_token configured", status_code=403, code="forbidden"
+            )
+        if not hmac.compare_digest(str(expected).encode(), given.encode()):
+            raise ConnectorError(
+                "hub.verify_token does not match", status_code=403, code="forbidden"
+            )
+        challenge = params.get("hub.challenge")
+        if not challenge:
+            raise ConnectorError("hub.challenge is missing", code="bad_handshake")
+        return HandshakeReply(body=challenge)
+
+    def replay_item(
+        self, raw: Any, *, source: str, config: Mapping[str, Any] | None = None
+    ) -> ParseResult:
+        if isinstance(raw, dict) and not {"field_data", "user_column_data", "entry"} & set(raw):
+            raw = _facebook_row(raw)  # a row of a CSV export
+        return super().replay_item(raw, source=source, config=config)
+
+    def parse_file(
+        self,
+        path: Path,
+        *,
+        source: str,
+        config: Mapping[str, Any] | None = None,
+        batch_size: int = 1000,
+    ) -> Iterator[ParseResult]:
+        """A Facebook leads CSV export: one lead per row."""
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
+        text = _decode(raw, path.name, (config or {}).get("encoding"))
+        first = text.split("\n", 1)[0]
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        result = ParseResult()
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue
+                item = _facebook_row(row)
+                lead, problem = _read_lead(item)
+                if lead is None:
+                    result.rejected.append(Rejection(line, problem, row))
+                else:
+                    for event in _events(lead, source=source):
+                        result.add(line, event, raw=row)
+                if len(result.events) + len(result.rejected) >= batch_size:
+                    yield result
+                    result = ParseResult()
+        except csv.Error as err:
+            raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
+        if result.events or result.rejected:
+            yield result
 
     def parse_payload(
         self,
@@ -115,6 +209,9 @@ class LeadFormConnector(Connector):
         result = ParseResult()
         for index, item in enumerate(items):
             lead, problem = _read_lead(item)
+            if lead is None and problem is _NOTIFICATION:
+                _notification(result, index, item, source=source)
+                continue
             if lead is None:
                 result.rejected.append(Rejection(index, problem, item))
                 continue
@@ -131,10 +228,7 @@ def _read_lead(item: Any) -> tuple[_Lead | None, str]:
     elif "field_data" in item or "id" in item:
         lead, problem = _facebook_lead(item)
     elif "entry" in item:
-        return None, (
-            "a Facebook leadgen webhook notification carries only ids; fetch the lead from the "
-            "Graph API and post that"
-        )
+        return None, _NOTIFICATION
     else:
         return None, "not a lead: expected Facebook `field_data` or Google `user_column_data`"
     if lead is None:
@@ -145,6 +239,97 @@ def _read_lead(item: Any) -> tuple[_Lead | None, str]:
     ):
         return None, "lead has no email, phone or name"
     return lead, ""
+
+
+_NOTIFICATION = "facebook leadgen notification"
+#: Facebook CSV exports prefix ids and phones with a type tag: "l:123", "ag:456", "p:+49..."
+_FB_PREFIX = re.compile(r"^(?:l|ag|as|c|f|p):")
+_FB_META = (
+    "id",
+    "created_time",
+    "ad_id",
+    "ad_name",
+    "adset_id",
+    "adset_name",
+    "campaign_id",
+    "campaign_name",
+    "form_id",
+    "form_name",
+    "is_organic",
+    "platform",
+)
+
+
+def _decode(raw: bytes, name: str, encoding: Any) -> str:
+    if encoding:
+        candidates = [str(encoding)]
+    elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8-sig"]
+    for candidate in candidates:
+        try:
+            return raw.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise ConnectorError(f"{name} is not {candidates[0]} text; set config encoding")
+
+
+def _facebook_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A CSV export row as the Graph API lead object it was exported from."""
+    item: dict[str, Any] = {"field_data": []}
+    for header, value in row.items():
+        if header is None or not isinstance(value, str):
+            continue
+        key, text = header.strip(), value.strip()
+        if not text:
+            continue
+        text = _FB_PREFIX.sub("", text)
+        if key in _FB_META:
+            item[key] = (
+                {"true": True, "false": False}.get(text.lower(), text)
+                if (key == "is_organic")
+                else text
+            )
+        else:
+            item["field_data"].append({"name": key, "values": [text]})
+    item.setdefault("id", None)
+    return item
+
+
+def _notification(result: ParseResult, index: int, item: dict[str, Any], *, source: str) -> None:
+    """A leadgen webhook notification: one "Lead Form Submitted" per leadgen change."""
+    entries = item.get("entry")
+    if not isinstance(entries, list):
+        result.rejected.append(Rejection(index, "entry: must be an array", item))
+        return
+    found = False
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            if not isinstance(change, dict) or change.get("field") != "leadgen":
+                continue
+            value = change.get("value")
+            lead_id = _text(value.get("leadgen_id")) if isinstance(value, dict) else None
+            if not isinstance(value, dict) or not lead_id:
+                reason = "leadgen change without value.leadgen_id"
+                result.rejected.append(Rejection(index, reason, item))
+                continue
+            found = True
+            created = value.get("created_time")
+            lead = _Lead("fb", lead_id, timestamp=_parse_time(created) if created else None)
+            lead.properties = _present(
+                lead_id=lead_id,
+                form_id=_text(value.get("form_id")),
+                ad_id=_text(value.get("ad_id")),
+                adset_id=_text(value.get("adgroup_id")),
+                page_id=_text(value.get("page_id")),
+                platform="facebook",
+            )
+            lead.campaign = {"source": "facebook", "medium": "paid_social"}
+            result.add(index, _events(lead, source=source)[1], raw=item)
+    if not found and not any(r.index == index for r in result.rejected):
+        result.notes.append(f"item {index}: a Facebook notification with no leadgen change")
 
 
 def _facebook_lead(item: dict[str, Any]) -> tuple[_Lead | None, str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +27,7 @@ from typing import Any, ClassVar
 from ingest.events import Event, InvalidEvent, parse_event
 
 ENTRY_POINT_GROUP = "kindred.connectors"
+log = logging.getLogger(__name__)
 
 
 class ConnectorError(ValueError):
@@ -52,6 +54,9 @@ class Rejection:
 class ParseResult:
     events: list[Event] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    #: items understood and deliberately not turned into events (e.g. a list-level
+    #: notification with no recipient), each with why: acknowledged, not dropped silently
+    notes: list[str] = field(default_factory=list)
 
     def add(self, index: int | None, data: dict[str, Any], raw: Any = None) -> None:
         """Validate ``data`` as an Event; keep it, or record why not."""
@@ -63,6 +68,17 @@ class ParseResult:
     def extend(self, other: ParseResult) -> None:
         self.events.extend(other.events)
         self.rejected.extend(other.rejected)
+        self.notes.extend(other.notes)
+
+
+@dataclass(frozen=True)
+class HandshakeReply:
+    """What to answer a vendor's GET verification request (Facebook's ``hub.challenge``,
+    Mailchimp's validation ping)."""
+
+    body: str = ""
+    status_code: int = 200
+    media_type: str = "text/plain"
 
 
 class Connector:
@@ -75,10 +91,49 @@ class Connector:
     webhook: ClassVar[bool] = False
     #: accepts files through `kindred import {name} FILE`
     files: ClassVar[bool] = False
+    #: identifier types the events carry (documentation and `kindred connectors list`)
+    identifiers: ClassVar[tuple[str, ...]] = ()
+    #: traits the events may set
+    traits: ClassVar[tuple[str, ...]] = ()
+    #: source config keys the connector reads (secrets included: say which in the docs)
+    config_keys: ClassVar[tuple[str, ...]] = ()
+    #: other connectors whose sources this one may also feed (HubSpot webhooks and HubSpot
+    #: CSV exports update the same ``contact:<id>`` records of one ``crm`` source)
+    shares_sources_with: ClassVar[tuple[str, ...]] = ()
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, config: Mapping[str, Any]) -> None:
         """Check a vendor signature; raise ConnectorError(status_code=401) when it fails.
         The default accepts (the source's key in the URL already authenticated the caller)."""
+
+    def verify_request(
+        self,
+        *,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        config: Mapping[str, Any],
+    ) -> None:
+        """Like :meth:`verify`, for vendors that also sign the method and URL (HubSpot v3).
+        The default delegates to :meth:`verify`, so most connectors override only that."""
+        self.verify(headers=headers, body=body, config=config)
+
+    def handshake(self, *, params: Mapping[str, str], config: Mapping[str, Any]) -> HandshakeReply:
+        """Answer a GET on the webhook URL (a subscription check). Default: not supported."""
+        raise ConnectorError(
+            f"connector {self.name!r} has no GET verification handshake",
+            status_code=405,
+            code="method_not_allowed",
+        )
+
+    def replay_item(
+        self, raw: Any, *, source: str, config: Mapping[str, Any] | None = None
+    ) -> ParseResult:
+        """Re-parse one item that was rejected earlier (a DLQ replay). The default wraps it
+        in a JSON array, which suits connectors whose payload is an array of items."""
+        return self.parse_payload(
+            json.dumps([raw], ensure_ascii=False).encode(), source=source, config=config or {}
+        )
 
     def parse_payload(
         self,
@@ -128,15 +183,38 @@ def _builtin() -> dict[str, type[Connector]]:
     from connectors.ads import LeadFormConnector
     from connectors.crm import CrmCsvConnector
     from connectors.email import SendGridConnector
+    from connectors.esp import EspCsvConnector
+    from connectors.gads import GoogleAdsConversionsConnector
+    from connectors.hubspot import HubSpotWebhookConnector
+    from connectors.mailchimp import MailchimpConnector
     from connectors.web import WebConnector
 
     return {
-        c.name: c for c in (WebConnector, SendGridConnector, CrmCsvConnector, LeadFormConnector)
+        c.name: c
+        for c in (
+            WebConnector,
+            SendGridConnector,
+            MailchimpConnector,
+            EspCsvConnector,
+            CrmCsvConnector,
+            HubSpotWebhookConnector,
+            LeadFormConnector,
+            GoogleAdsConversionsConnector,
+        )
     }
 
 
-#: family names accepted as aliases of the first-cut connectors
-ALIASES = {"segment": "web", "email": "sendgrid", "ads": "leadform"}
+#: family names accepted as aliases of the connectors
+ALIASES = {
+    "segment": "web",
+    "rudderstack": "web",
+    "email": "sendgrid",
+    "ads": "leadform",
+    "facebook": "leadform",
+    "google_ads": "gads",
+    "sendsay": "esp",
+    "unisender": "esp",
+}
 
 
 @lru_cache(maxsize=1)
@@ -147,10 +225,25 @@ def available() -> dict[str, type[Connector]]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in found:
             continue
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plug-in must not take the built-ins down with it
+            log.exception("cannot load connector entry point %r (%s)", ep.name, ep.value)
+            continue
         if isinstance(cls, type) and issubclass(cls, Connector):
             found[ep.name] = cls
+        else:
+            log.warning("entry point %r is not a Connector subclass; ignored", ep.name)
     return found
+
+
+def connects_to(connector: Connector, source_connector: str) -> bool:
+    """Whether ``connector`` may feed a source created for ``source_connector``."""
+    try:
+        own = get_connector(source_connector).name
+    except ConnectorError:
+        own = source_connector
+    return own == connector.name or own in connector.shares_sources_with
 
 
 def get_connector(name: str) -> Connector:

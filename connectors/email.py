@@ -4,6 +4,13 @@ SendGrid POSTs a JSON array of delivery and engagement events. Each becomes a ``
 named after Segment's email spec ("Email Delivered", "Email Opened", ...), keyed to the
 recipient by ``recordKey = "email:<lower-cased address>"``. Custom args (``unique_args`` /
 ``custom_args``), which SendGrid puts at the top level of each event, become properties.
+
+Unsubscribes and spam reports withdraw email consent (resubscribes give it back): see
+:mod:`connectors.consent`. When the source config holds the signed webhook's
+``verification_key`` (the base64 public key SendGrid shows), every request must carry a valid
+ECDSA signature; ``max_age_seconds`` optionally bounds the signed timestamp's age.
+
+Also here: the first-party email-open pixel (:func:`pixel_open_event`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from connectors.base import (
     stable_message_id,
 )
 from connectors.campaign import attribution_from_url
+from connectors.consent import with_consent
+from connectors.signatures import verify_sendgrid
+from ingest.events import Event, InvalidEvent, parse_event
 
 #: SendGrid ``event`` -> Segment email-spec event name
 EVENT_NAMES: dict[str, str] = {
@@ -35,6 +45,13 @@ EVENT_NAMES: dict[str, str] = {
     "unsubscribe": "Unsubscribed",
     "group_unsubscribe": "Unsubscribed",
     "group_resubscribe": "Resubscribed",
+}
+#: SendGrid events that change email consent, and to what
+CONSENT: dict[str, bool] = {
+    "unsubscribe": False,
+    "group_unsubscribe": False,
+    "spamreport": False,
+    "group_resubscribe": True,
 }
 
 #: SendGrid field -> property name (Segment's email spec where it has one)
@@ -80,8 +97,23 @@ _RESERVED = frozenset(
 class SendGridConnector(Connector):
     name = "sendgrid"
     channel = "email"
-    description = "SendGrid Event Webhook (delivery and engagement events)"
+    description = "SendGrid Event Webhook (delivery and engagement events, signed or not)"
     webhook = True
+    identifiers = ("email",)
+    traits = ("email", "email_consent")
+    config_keys = ("verification_key", "max_age_seconds")
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, config: Mapping[str, Any]) -> None:
+        key = config.get("verification_key") or config.get("public_key")
+        if not key:
+            return
+        max_age = config.get("max_age_seconds")
+        verify_sendgrid(
+            public_key=str(key),
+            headers=headers,
+            body=body,
+            max_age_seconds=float(max_age) if max_age else None,
+        )
 
     def parse_payload(
         self,
@@ -107,6 +139,9 @@ class SendGridConnector(Connector):
             event, problem = _to_event(item, source=source)
             if event is None:
                 result.rejected.append(Rejection(index, problem, item))
+            elif item.get("event") in CONSENT:
+                for data in with_consent(event, granted=CONSENT[item["event"]]):
+                    result.add(index, data, raw=item)
             else:
                 result.add(index, event, raw=item)
         return result
@@ -118,7 +153,7 @@ def _to_event(item: dict[str, Any], *, source: str) -> tuple[dict[str, Any] | No
     if not isinstance(email, str) or not email.strip():
         return None, "email: missing (every SendGrid event names its recipient)"
     kind = item.get("event")
-    if kind not in EVENT_NAMES:
+    if not isinstance(kind, str) or kind not in EVENT_NAMES:
         return None, f"event: unknown SendGrid event type {kind!r}"
     timestamp: datetime | None = None
     raw_ts = item.get("timestamp")
@@ -188,3 +223,49 @@ def _from_unix(value: Any) -> datetime | None:
         return datetime.fromtimestamp(seconds, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+def pixel_open_event(
+    *,
+    source: str,
+    email: str,
+    campaign: str | None,
+    received_at: datetime,
+    user_agent: str | None = None,
+    ip: str | None = None,
+) -> Event:
+    """The "Email Opened" event of a first-party open pixel (``GET /v1/pixel.gif``).
+
+    Mail clients and image proxies fetch a pixel several times: loads within the same minute
+    share one message id, so they count once."""
+    address = email.strip()
+    if "@" not in address or len(address) > 320:
+        raise ConnectorError(f"e: {email!r} is not an email address", code="bad_email")
+    minute = received_at.replace(second=0, microsecond=0)
+    context: dict[str, Any] = {"library": {"name": "kindred-pixel"}}
+    if ip:
+        context["ip"] = ip
+    if user_agent:
+        context["userAgent"] = user_agent
+    properties: dict[str, Any] = {"email_type": "pixel"}
+    if campaign:
+        properties["campaign_id"] = campaign
+        context["campaign"] = {"name": campaign, "source": "email", "medium": "email"}
+    data = {
+        "type": "track",
+        "event": "Email Opened",
+        "messageId": stable_message_id(
+            source, "pixel", address.lower(), campaign, minute.isoformat()
+        ),
+        "source": source,
+        "channel": "email",
+        "recordKey": "email:" + address.lower(),
+        "traits": {"email": address},
+        "properties": properties,
+        "context": context,
+        "timestamp": received_at,
+    }
+    try:
+        return parse_event(data)
+    except InvalidEvent as err:
+        raise ConnectorError(err.reason) from err

@@ -54,6 +54,14 @@ class WebConnector(Connector):
     channel = "web"
     description = "Segment-compatible HTTP Tracking API (analytics.js, mobile and server SDKs)"
     webhook = False  # the collector endpoints (/v1/batch, /v1/track, ...) call it directly
+    identifiers = ("user_id", "anonymous_id", "email", "phone")
+    config_keys = ("rate_limit",)
+
+    def replay_item(
+        self, raw: Any, *, source: str, config: Mapping[str, Any] | None = None
+    ) -> ParseResult:
+        body = json.dumps({"batch": [raw]}, ensure_ascii=False, default=str).encode()
+        return self.parse_payload(body, source=source, config=config, call_type="batch")
 
     def parse_payload(
         self,

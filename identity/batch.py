@@ -85,7 +85,7 @@ def load_frame(session: Session, *, record_ids: list[int] | None = None) -> pd.D
             "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id "
             " AND i.type = 'crm_contact_id' LIMIT 1) AS crm_id "
             "FROM source_records r LEFT JOIN sources s ON s.name = r.source "
-            f"WHERE NOT r.deleted {only}ORDER BY r.id"
+            f"WHERE NOT r.deleted AND r.record_key NOT LIKE 'deal:%' {only}ORDER BY r.id"
         ),
         {"ids": record_ids} if record_ids is not None else {},
     ).all()

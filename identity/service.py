@@ -54,7 +54,9 @@ UPSERT_LINKS = (
     "rule = EXCLUDED.rule, evidence = EXCLUDED.evidence, "
     "model_version = EXCLUDED.model_version, linked_at = now()"
 )
-RESOLVER_LOCK = 7_331_001  # pg advisory lock id: one resolver writes the graph at a time
+RESOLVER_LOCK = 7_331_001
+#: record keys of business objects (not people) that sources may send events about
+NON_PERSON_PREFIXES = ("deal:",)  # pg advisory lock id: one resolver writes the graph at a time
 RULE_VERSION = "deterministic-v1"
 
 
@@ -161,6 +163,7 @@ class DirtyRecord:
     source: str
     external_ids: dict[str, list[str]]
     updated_at: datetime
+    record_key: str = ""
 
 
 def refresh_identifiers(session: Session, records: Sequence[DirtyRecord]) -> None:
@@ -370,13 +373,19 @@ def resolve_dirty(
                 SourceRecord.source,
                 SourceRecord.external_ids,
                 SourceRecord.updated_at,
+                SourceRecord.record_key,
             )
             .where(SourceRecord.dirty.is_(True))
             .order_by(SourceRecord.id)
             .limit(limit)
         ).all()
     ]
-    result = ResolveResult(records=len(records))
+    objects = [r for r in records if r.record_key.startswith(NON_PERSON_PREFIXES)]
+    if objects:
+        # deals and other business objects carry events but are not people: never profiles
+        _clear_dirty(session, objects)
+        records = [r for r in records if not r.record_key.startswith(NON_PERSON_PREFIXES)]
+    result = ResolveResult(records=len(records) + len(objects))
     if not records:
         return result
     refresh_identifiers(session, records)
@@ -646,14 +655,7 @@ def resolve_dirty(
                 "model_version": [x["model_version"] for x in links],
             },
         )
-    # Compare-and-clear: a record that ingest changed while we worked stays dirty.
-    execute_arrays(
-        session,
-        "UPDATE source_records SET dirty = false FROM unnest(CAST(%(id)b AS bigint[]), "
-        "CAST(%(at)b AS timestamptz[])) AS v(id, at) "
-        "WHERE source_records.id = v.id AND source_records.updated_at = v.at",
-        {"id": batch_ids, "at": [r.updated_at for r in records]},
-    )
+    _clear_dirty(session, records)
     if recheck:
         result.changes.extend(split_disconnected(session, recheck, cause="generic_identifier"))
     if result.changed_profiles:
@@ -1054,3 +1056,14 @@ def why_not_merged(session: Session, a: uuid.UUID, b: uuid.UUID) -> dict[str, An
             }
         )
     return {"profiles": [live_a, live_b], "merged": False, "shared": shared, "reasons": reasons}
+
+
+def _clear_dirty(session: Session, records: Sequence[DirtyRecord]) -> None:
+    """Compare-and-clear: a record that ingest changed while we worked stays dirty."""
+    execute_arrays(
+        session,
+        "UPDATE source_records SET dirty = false FROM unnest(CAST(%(id)b AS bigint[]), "
+        "CAST(%(at)b AS timestamptz[])) AS v(id, at) "
+        "WHERE source_records.id = v.id AND source_records.updated_at = v.at",
+        {"id": [r.id for r in records], "at": [r.updated_at for r in records]},
+    )

@@ -1,13 +1,19 @@
 """Accepting payloads from the collector and webhooks: parse, publish durably, keep rejects.
 
 Valid events of a payload are published even when siblings are invalid; every rejected item
-is kept as a dead letter with its reason (nothing is dropped silently).
+is kept as a dead letter with its reason (nothing is dropped silently), and so is a payload
+rejected as a whole (bad JSON, failed signature, too large) when its source is known. Both
+count in the source's ``rejected`` counter; ``accepted`` is counted when the ingest worker
+stores the events.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,37 +21,99 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.base import Connector, Rejection
+from connectors.base import Connector, ConnectorError, Rejection
+from ingest.events import Event
 from ingest.producer import EventPublisher
-from kindred.models import DeadLetter, Source
+from kindred.models import ConnectorDeadLetter, DeadLetter, Source
+
+MAX_STORED_PAYLOAD = 100_000
 
 
 @dataclass
 class AcceptResult:
     accepted: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def rejections_json(self) -> list[dict[str, Any]]:
         return [{"index": r.index, "reason": r.reason} for r in self.rejected]
 
 
-def record_rejections(session: Session, *, source: str, rejected: list[Rejection]) -> None:
-    if not rejected:
-        return
-    for r in rejected:
-        payload = r.raw if isinstance(r.raw, str) else json.dumps(r.raw, default=str)
-        session.add(
-            DeadLetter(
-                source=source,
-                reason=f"item {r.index}: {r.reason}".replace("\x00", "\\x00"),
-                payload=payload[:100_000].replace("\x00", "\\x00"),
-            )
-        )
+def _clean(text: str) -> str:
+    return text.replace("\x00", "\\x00")
+
+
+def _bump_rejected(session: Session, *, source: str, count: int) -> None:
     session.execute(
         update(Source)
         .where(Source.name == source)
-        .values(rejected_count=Source.rejected_count + len(rejected))
+        .values(rejected_count=Source.rejected_count + count)
     )
+
+
+def record_rejections(
+    session: Session,
+    *,
+    source: str,
+    rejected: Sequence[Rejection],
+    connector: str | None = None,
+    call_type: str | None = None,
+) -> None:
+    """Keep each rejected item as a dead letter (with the connector, so it can be replayed)
+    and count them against the source."""
+    if not rejected:
+        return
+    letters = []
+    for r in rejected:
+        payload = r.raw if isinstance(r.raw, str) else json.dumps(r.raw, default=str)
+        letter = DeadLetter(
+            source=source,
+            reason=_clean(f"item {r.index}: {r.reason}"),
+            payload=_clean(payload[:MAX_STORED_PAYLOAD]),
+        )
+        session.add(letter)
+        letters.append(letter)
+    if connector is not None:
+        session.flush()
+        session.add_all(
+            ConnectorDeadLetter(
+                dead_letter_id=letter.id, connector=connector, origin="item", call_type=call_type
+            )
+            for letter in letters
+        )
+    _bump_rejected(session, source=source, count=len(rejected))
+    session.flush()
+
+
+def record_payload_failure(
+    session: Session,
+    *,
+    source: str,
+    connector: str,
+    reason: str,
+    body: bytes,
+    content_type: str | None = None,
+    call_type: str | None = None,
+) -> None:
+    """A payload rejected as a whole (bad JSON, failed signature...): one dead letter with the
+    original body, counted against the source."""
+    letter = DeadLetter(
+        source=source,
+        reason=_clean(f"payload: {reason}"),
+        payload=_clean(body[:MAX_STORED_PAYLOAD].decode("utf-8", errors="backslashreplace")),
+    )
+    session.add(letter)
+    session.flush()
+    session.add(
+        ConnectorDeadLetter(
+            dead_letter_id=letter.id,
+            connector=connector,
+            origin="payload",
+            call_type=call_type,
+            content_type=(content_type or "")[:200] or None,
+        )
+    )
+    _bump_rejected(session, source=source, count=1)
     session.flush()
 
 
@@ -60,14 +128,96 @@ def accept_payload(
     config: Mapping[str, Any] | None = None,
     call_type: str | None = None,
 ) -> AcceptResult:
-    """Parse with the connector, publish the valid events (acknowledged), keep the rejects."""
+    """Parse with the connector, publish the valid events (acknowledged), keep the rejects.
+
+    A :class:`ConnectorError` (the payload as a whole is unreadable) is recorded as a dead
+    letter and re-raised: the caller commits the session before answering the error."""
     kwargs: dict[str, Any] = {}
     if call_type is not None:
         kwargs["call_type"] = call_type
         kwargs["received_at"] = datetime.now(UTC)
-    parsed = connector.parse_payload(
-        body, source=source, content_type=content_type, config=config or {}, **kwargs
-    )
+    try:
+        parsed = connector.parse_payload(
+            body, source=source, content_type=content_type, config=config or {}, **kwargs
+        )
+    except ConnectorError as err:
+        if err.status_code < 500:
+            record_payload_failure(
+                session,
+                source=source,
+                connector=connector.name,
+                reason=err.message,
+                body=body,
+                content_type=content_type,
+                call_type=call_type,
+            )
+        raise
     publisher.publish(parsed.events)
-    record_rejections(session, source=source, rejected=parsed.rejected)
-    return AcceptResult(accepted=len(parsed.events), rejected=parsed.rejected)
+    record_rejections(
+        session,
+        source=source,
+        rejected=parsed.rejected,
+        connector=connector.name,
+        call_type=call_type,
+    )
+    return AcceptResult(accepted=len(parsed.events), rejected=parsed.rejected, notes=parsed.notes)
+
+
+def accept_events(publisher: EventPublisher, *, events: Sequence[Event]) -> int:
+    """Publish events a route built itself (the open pixel); returns how many."""
+    return publisher.publish(events)
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``rate`` requests per second on average, bursts up to ``burst``."""
+
+    rate: float = 500.0
+    burst: float = 1000.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], default: RateLimit) -> RateLimit:
+        """``config["rate_limit"] = {"requests_per_second": r, "burst": b}`` overrides."""
+        raw = config.get("rate_limit")
+        if not isinstance(raw, Mapping):
+            return default
+        try:
+            rate = float(raw.get("requests_per_second", default.rate))
+            burst = float(raw.get("burst", max(1.0, rate * 2)))
+        except (TypeError, ValueError):
+            return default
+        if rate <= 0 or burst < 1:
+            return default
+        return cls(rate=rate, burst=burst)
+
+
+class RateLimiter:
+    """Per-key token buckets, thread-safe, in process memory (one API process = one budget;
+    several API processes each enforce the limit on their share of the traffic)."""
+
+    def __init__(self, default: RateLimit | None = None, *, clock: Any = time.monotonic) -> None:
+        self.default = default or RateLimit()
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, limit: RateLimit | None = None, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens; returns 0 when allowed, else the seconds to wait."""
+        limit = limit or self.default
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (limit.burst, now))
+            tokens = min(limit.burst, tokens + (now - last) * limit.rate)
+            if tokens >= cost:
+                self._buckets[key] = (tokens - cost, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (cost - tokens) / limit.rate
+
+    @staticmethod
+    def retry_after(wait: float) -> str:
+        """The ``Retry-After`` header value (whole seconds, at least 1)."""
+        return str(max(1, math.ceil(wait)))

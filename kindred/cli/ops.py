@@ -93,6 +93,12 @@ def sources_create(
     connector: str = typer.Option(..., help="connector name (see `kindred connectors list`)"),
     name: str = typer.Option(..., help="a unique source name"),
     default_region: str = typer.Option("US", help="phone region for numbers without +country"),
+    config: list[str] = typer.Option(
+        [],
+        "--config",
+        help="KEY=VALUE source setting, repeatable (e.g. verification_key=..., app_secret=..., "
+        "client_secret=..., verify_token=..., rate_limit=...)",
+    ),
 ) -> None:
     """Create a source; prints its write key and webhook URL."""
     from connectors.base import ConnectorError, get_connector
@@ -103,10 +109,14 @@ def sources_create(
     except ConnectorError as e:
         raise typer.BadParameter(e.message) from e
     settings = get_settings()
+    source_config: dict[str, object] = {"default_region": default_region}
+    for item in config:
+        key_name, sep, value = item.partition("=")
+        if not sep or not key_name.strip():
+            raise typer.BadParameter(f"--config {item!r}: expected KEY=VALUE")
+        source_config[key_name.strip()] = value
     with unit_of_work() as session:
-        _, key = create_source(
-            session, name=name, connector=impl.name, config={"default_region": default_region}
-        )
+        _, key = create_source(session, name=name, connector=impl.name, config=source_config)
     base = f"http://{settings.api_host}:{settings.api_port}"
     typer.echo(
         json.dumps(
@@ -143,7 +153,13 @@ def import_file(
     connector: str = typer.Argument(..., help="connector that reads the file, e.g. crm"),
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     source: str = typer.Option(..., "--source", help="the source the rows belong to"),
-    kind: str = typer.Option(None, help="contacts | companies (default: detected from header)"),
+    kind: str = typer.Option(
+        None, help="contacts | companies | deals | activities | ... (default: from the header)"
+    ),
+    preset: str = typer.Option(None, help="header preset, e.g. hubspot, salesforce, amocrm"),
+    mapping_file: Path = typer.Option(
+        None, "--mapping-file", exists=True, dir_okay=False, help="JSON column mapping"
+    ),
 ) -> None:
     """Import a file through a connector into Kafka; rejected rows are listed by line."""
     from connectors.base import ConnectorError, get_connector
@@ -158,6 +174,10 @@ def import_file(
         config = dict(row.config or {})
     if kind:
         config["kind"] = kind
+    if preset:
+        config["preset"] = preset
+    if mapping_file:
+        config["mapping_file"] = str(mapping_file)
     publisher = EventPublisher(
         settings.resolved_kafka_bootstrap(),
         settings.events_topic,
@@ -174,12 +194,22 @@ def import_file(
                 rejected.extend(result.rejected)
                 progress.update(task, advance=len(result.events) + len(result.rejected))
     except ConnectorError as e:
+        from ingest.collect import record_payload_failure
+
+        with unit_of_work() as session:
+            record_payload_failure(
+                session,
+                source=source,
+                connector=impl.name,
+                reason=e.message,
+                body=file.read_bytes()[:100_000],
+            )
         err.print(f"[red]{file}: {e.message}[/red]")
         raise typer.Exit(2) from e
     finally:
         publisher.close()
     with unit_of_work() as session:
-        record_rejections(session, source=source, rejected=rejected)
+        record_rejections(session, source=source, rejected=rejected, connector=impl.name)
     for r in rejected[:50]:
         err.print(f"[yellow]{file}:{r.index}: {r.reason}[/yellow]")
     typer.echo(json.dumps({"file": str(file), "accepted": accepted, "rejected": len(rejected)}))

@@ -257,7 +257,7 @@ class TestBatchAndRejections:
         assert list(reasons) == [1, 2, 3, 4, 5, 6]
         assert reasons[1].startswith("id")
         assert "no email, phone or name" in reasons[2]
-        assert "Graph API" in reasons[3]
+        assert "leadgen_id" in reasons[3]
         assert "JSON object" in reasons[4]
         assert reasons[5].startswith("lead_id")
         assert reasons[6].startswith("created_time")

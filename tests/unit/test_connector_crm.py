@@ -225,7 +225,7 @@ class TestCompanies:
 
     def test_unknown_kind(self, tmp_path: Path) -> None:
         with pytest.raises(ConnectorError):
-            import_file(write(tmp_path, "Record ID\n1\n"), config={"kind": "deals"})
+            import_file(write(tmp_path, "Record ID\n1\n"), config={"kind": "tickets"})
 
     def test_undetectable_kind(self, tmp_path: Path) -> None:
         with pytest.raises(ConnectorError) as err:
@@ -271,3 +271,93 @@ class TestValues:
         assert snake(" Country/Region ") == "country_region"
         assert snake("E-mail") == "e_mail"
         assert snake("Город рождения") == "город_рождения"
+
+
+class TestDealsAndActivities:
+    def test_salesforce_opportunities_become_stage_touchpoints(self, tmp_path: Path) -> None:
+        text = (
+            "Opportunity ID,Opportunity Name,Stage,Amount,Close Date,Account ID,Contact ID\n"
+            "006A1,Acme renewal,Proposal/Price Quote,12000,2026-12-01,001A9,003C7\n"
+            "006A2,Acme upsell,Closed Won,5000,2026-11-15,001A9,003C7\n"
+            "006A3,Orphan,Prospecting,1,2026-11-15,001A9,\n"
+        )
+        result = merged(import_file(write(tmp_path, text), config={"preset": "salesforce"}))
+        stage, won_stage, won = result.events
+        assert (stage.event, stage.record_key) == ("Deal Stage Changed", "contact:003C7")
+        assert stage.properties["stage"] == "Proposal/Price Quote"
+        assert stage.properties["amount"] == 12000
+        assert stage.context.group_id == "crm:001A9"
+        assert won_stage.event == "Deal Stage Changed" and won.event == "Deal Won"
+        assert "no contact" in result.rejected[0].reason
+
+    def test_same_stage_twice_is_one_touchpoint_a_new_stage_another(self, tmp_path: Path) -> None:
+        header = "Record ID,Deal Name,Deal Stage,Associated Contact IDs\n"
+        one = merged(import_file(write(tmp_path, header + "9,X,appointmentscheduled,501\n")))
+        again = merged(
+            import_file(write(tmp_path, header + "9,X renamed,appointmentscheduled,501\n"))
+        )
+        moved = merged(import_file(write(tmp_path, header + "9,X,contractsent,501\n")))
+        assert one.events[0].message_id == again.events[0].message_id
+        assert moved.events[0].message_id != one.events[0].message_id
+
+    def test_amocrm_deals_with_russian_headers(self, tmp_path: Path) -> None:
+        text = (
+            "ID;Название сделки;Этап сделки;Бюджет;ID контакта\n"
+            "31;Поставка;Успешно реализовано;150 000;77\n"
+        )
+        result = merged(import_file(write(tmp_path, text, bom=True), config={"preset": "amocrm"}))
+        assert [e.event for e in result.events] == ["Deal Stage Changed", "Deal Won"]
+        assert result.events[0].properties["amount"] == 150000
+
+    def test_activities(self, tmp_path: Path) -> None:
+        text = (
+            "Activity ID,Activity Type,Subject,Activity Date,Contact ID\n"
+            "a1,Call,Intro call,2026-11-01 10:00,501\n"
+            "a2,Meeting,Kick-off,2026-11-02 10:00,501\n"
+            "a3,Demo,Product demo,2026-11-03 10:00,501\n"
+            "a4,Complaint,Invoice wrong,2026-11-04 10:00,501\n"
+            "a5,Fax,Ancient,2026-11-05 10:00,501\n"
+        )
+        result = merged(import_file(write(tmp_path, text)))
+        assert [e.event for e in result.events] == [
+            "Call Logged",
+            "Meeting Held",
+            "Demo Held",
+            "Complaint Submitted",
+        ]
+        assert result.events[0].record_key == "contact:501"
+        assert result.events[0].timestamp == datetime(2026, 11, 1, 10, tzinfo=UTC)
+        assert "Fax" in result.rejected[0].reason
+
+    def test_bitrix24_activities_by_email(self, tmp_path: Path) -> None:
+        text = "ID дела;Тип дела;Тема;Дата;E-mail контакта\n1;Звонок;Уточнение;01.11.2026;a@b.ru\n"
+        (event,) = merged(import_file(write(tmp_path, text), config={"preset": "bitrix24"})).events
+        assert (event.event, event.record_key) == ("Call Logged", "email:a@b.ru")
+
+    def test_bitrix24_contacts(self, tmp_path: Path) -> None:
+        text = (
+            "ID;Имя;Фамилия;Рабочий e-mail;Мобильный телефон;Должность\n"
+            "7;Иван;Петров;i@p.ru;+79001234567;CEO\n"
+        )
+        (event,) = merged(import_file(write(tmp_path, text), config={"preset": "bitrix24"})).events
+        assert event.record_key == "contact:7"
+        assert event.traits["email"] == "i@p.ru" and event.traits["phone"] == "+79001234567"
+
+    def test_mapping_file(self, tmp_path: Path) -> None:
+        mapping = tmp_path / "map.json"
+        mapping.write_text(
+            json.dumps({"kind": "contacts", "mapping": {"Kundennr": "id", "Mail": "email"}})
+        )
+        path = write(tmp_path, "Kundennr,Mail\nK-1,k@example.de\n")
+        (event,) = merged(import_file(path, config={"mapping_file": str(mapping)})).events
+        assert (event.record_key, event.traits["email"]) == ("contact:K-1", "k@example.de")
+
+    def test_bad_mapping_file(self, tmp_path: Path) -> None:
+        mapping = tmp_path / "map.json"
+        mapping.write_text('{"kind": "contacts", "surprise": 1}')
+        with pytest.raises(ConnectorError, match="unknown keys"):
+            import_file(write(tmp_path, "id\n1\n"), config={"mapping_file": str(mapping)})
+
+    def test_unknown_preset(self, tmp_path: Path) -> None:
+        with pytest.raises(ConnectorError, match="preset"):
+            import_file(write(tmp_path, "Record ID,Email\n1,a@b.c\n"), config={"preset": "sap"})

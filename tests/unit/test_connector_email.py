@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorError, ParseResult, get_connector
-from connectors.email import EVENT_NAMES, SendGridConnector
+from connectors.email import CONSENT, EVENT_NAMES, SendGridConnector
 
 TS = 1_795_000_000  # 2026-11-18T...
 MSG = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
@@ -61,7 +61,8 @@ class TestEventTypes:
     def test_each_event_maps_to_the_email_spec(self, kind: str, name: str) -> None:
         result = parse([sg_event(kind)])
         assert result.rejected == []
-        (event,) = result.events
+        event = result.events[0]
+        assert len(result.events) == (2 if kind in CONSENT else 1)
         assert event.type == "track"
         assert event.event == name
         assert event.channel == "email"
@@ -200,3 +201,26 @@ class TestRejections:
 
     def test_a_single_object_is_tolerated(self) -> None:
         assert [e.event for e in parse(sg_event("open")).events] == ["Email Opened"]
+
+
+class TestConsent:
+    @pytest.mark.parametrize(
+        ("kind", "granted"),
+        [
+            ("unsubscribe", False),
+            ("group_unsubscribe", False),
+            ("spamreport", False),
+            ("group_resubscribe", True),
+        ],
+    )
+    def test_consent_on_the_track_and_as_an_identify_trait(self, kind: str, granted: bool) -> None:
+        track, identify = parse([sg_event(kind)]).events
+        assert track.properties["consent"] == {"email": granted}
+        assert identify.type == "identify"
+        assert identify.record_key == track.record_key == "email:ann.lee@example.com"
+        assert identify.traits == {"email": "Ann.Lee@Example.com", "email_consent": granted}
+        assert identify.message_id == f"{track.message_id}:consent"
+
+    def test_opens_carry_no_consent(self) -> None:
+        (event,) = parse([sg_event("open")]).events
+        assert "consent" not in event.properties

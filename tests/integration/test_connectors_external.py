@@ -1,0 +1,123 @@
+"""A connector from outside Kindred's packages: installed as its own distribution, discovered
+through the ``kindred.connectors`` entry point, listed, contract-checked, and a webhook
+through it reaches a profile."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from connectors.base import available
+from kindred.runtime import Workers, build_workers
+from kindred.settings import Settings
+from tests.contract.kit import Sample, check_connector
+from tests.helpers import bearer, live_server, make_api_key, make_source, wait_for
+
+pytestmark = pytest.mark.integration
+
+PACKAGE = Path(__file__).resolve().parents[1] / "external" / "kindred_helpdesk"
+TICKETS = [
+    {
+        "id": "T-1001",
+        "status": "open",
+        "via": "phone",
+        "category": "billing",
+        "subject": "Charged twice",
+        "created_at": "2026-11-20T09:00:00Z",
+        "requester": {"email": "carla@example.com", "name": "Carla Diaz"},
+    },
+    {
+        "id": "T-1001",
+        "status": "solved",
+        "via": "phone",
+        "created_at": "2026-11-20T09:00:00Z",
+        "resolved_at": "2026-11-20T09:04:00Z",
+        "requester": {"email": "carla@example.com", "name": "Carla Diaz"},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def helpdesk_installed() -> Iterator[None]:
+    """pip-install the example distribution into this venv, once (offline: its in-tree
+    build backend needs nothing from the network)."""
+    if not any(ep.name == "helpdesk" for ep in entry_points(group="kindred.connectors")):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-build-isolation",
+                str(PACKAGE),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        importlib.invalidate_caches()
+    available.cache_clear()
+    yield
+    available.cache_clear()
+
+
+def test_listed_and_passes_the_contract_kit(helpdesk_installed: None, tmp_path: Path) -> None:
+    from kindred.cli import app
+
+    result = CliRunner().invoke(app, ["connectors", "list"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["helpdesk"]["module"] == "kindred_helpdesk"
+    assert rows["helpdesk"]["channel"] == "support"
+    sample = Sample(
+        "helpdesk",
+        payload=json.dumps(TICKETS).encode(),
+        mixed=(json.dumps([TICKETS[0], {"id": "x", "status": "weird"}]).encode(), 1),
+        min_events=2,
+    )
+    check_connector(sample, tmp_path)
+
+
+def test_a_webhook_through_it_reaches_a_profile(
+    helpdesk_installed: None, settings: Settings, engine: Engine
+) -> None:
+    workers: Workers = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}")
+    workers.start()
+    try:
+        api_key = make_api_key(engine, "read")
+        _, key = make_source(engine, connector="helpdesk", name="desk")
+        with live_server(settings, engine) as server:
+            r = httpx.post(f"{server}/v1/webhooks/helpdesk/desk", params={"key": key}, json=TICKETS)
+            assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+
+            def journey() -> list[str] | None:
+                found = httpx.get(
+                    f"{server}/v1/profiles",
+                    params={"identifier": "email:carla@example.com"},
+                    headers=bearer(api_key),
+                ).json()["profiles"]
+                if len(found) != 1:
+                    return None
+                items = httpx.get(
+                    f"{server}/v1/profiles/{found[0]['id']}/journey", headers=bearer(api_key)
+                ).json()["items"]
+                names = [t["event"] for t in items]
+                return names if len(names) >= 2 else None
+
+            names = wait_for(journey, timeout=25)
+            assert {"Complaint Submitted", "Complaint Resolved"} <= set(names)
+    finally:
+        workers.stop()

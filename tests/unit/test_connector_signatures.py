@@ -1,0 +1,236 @@
+"""Vendor signatures through ``Connector.verify`` / ``verify_request``: positive and negative."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from connectors.base import ConnectorError, get_connector
+from connectors.signatures import hubspot_uri
+
+BODY = json.dumps([{"email": "ann@example.com", "event": "open", "timestamp": 1795000000}]).encode()
+
+
+def _sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, base64.b64encode(der).decode()
+
+
+def _sendgrid_headers(
+    private: ec.EllipticCurvePrivateKey, body: bytes, timestamp: str
+) -> dict[str, str]:
+    signature = private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+    }
+
+
+class TestSendGrid:
+    def test_valid_signature_passes(self) -> None:
+        private, public = _sendgrid_keys()
+        headers = _sendgrid_headers(private, BODY, "1795000000")
+        get_connector("sendgrid").verify(
+            headers=headers, body=BODY, config={"verification_key": public}
+        )
+
+    def test_pem_key_and_lower_case_headers(self) -> None:
+        private, _ = _sendgrid_keys()
+        pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        headers = {k.lower(): v for k, v in _sendgrid_headers(private, BODY, "1").items()}
+        get_connector("sendgrid").verify(
+            headers=headers, body=BODY, config={"verification_key": pem.decode()}
+        )
+
+    @pytest.mark.parametrize("tamper", ["body", "timestamp", "key", "missing", "garbage"])
+    def test_invalid_signatures_are_401(self, tamper: str) -> None:
+        private, public = _sendgrid_keys()
+        headers = _sendgrid_headers(private, BODY, "1795000000")
+        body = BODY
+        if tamper == "body":
+            body = BODY.replace(b"open", b"click")
+        elif tamper == "timestamp":
+            headers["X-Twilio-Email-Event-Webhook-Timestamp"] = "1795000001"
+        elif tamper == "key":
+            public = _sendgrid_keys()[1]
+        elif tamper == "missing":
+            headers = {}
+        else:
+            headers["X-Twilio-Email-Event-Webhook-Signature"] = "!!not base64!!"
+        with pytest.raises(ConnectorError) as err:
+            get_connector("sendgrid").verify(
+                headers=headers, body=body, config={"verification_key": public}
+            )
+        assert err.value.status_code == 401
+
+    def test_max_age(self) -> None:
+        private, public = _sendgrid_keys()
+        headers = _sendgrid_headers(private, BODY, str(int(time.time()) - 3600))
+        with pytest.raises(ConnectorError, match="window"):
+            get_connector("sendgrid").verify(
+                headers=headers,
+                body=BODY,
+                config={"verification_key": public, "max_age_seconds": 300},
+            )
+
+    def test_unsigned_source_accepts(self) -> None:
+        get_connector("sendgrid").verify(headers={}, body=BODY, config={})
+
+
+SECRET = "hubspot-client-secret"
+URL = "https://cdp.example.com/v1/webhooks/hubspot/hs?key=wk_abc"
+
+
+def _hubspot_headers(body: bytes, *, method: str = "POST", url: str = URL, ts: int | None = None):  # type: ignore[no-untyped-def]
+    timestamp = str(ts if ts is not None else int(time.time() * 1000))
+    message = method.encode() + url.encode() + body + timestamp.encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), message, hashlib.sha256).digest())
+    return {"X-HubSpot-Signature-v3": signature.decode(), "X-HubSpot-Request-Timestamp": timestamp}
+
+
+class TestHubSpot:
+    def verify(
+        self, headers: dict[str, str], body: bytes = BODY, url: str = URL, **config: str
+    ) -> None:
+        get_connector("hubspot").verify_request(
+            method="POST",
+            url=url,
+            headers=headers,
+            body=body,
+            config={"client_secret": SECRET, **config},
+        )
+
+    def test_v3_valid(self) -> None:
+        self.verify(_hubspot_headers(BODY))
+
+    def test_v3_public_url_behind_a_proxy(self) -> None:
+        headers = _hubspot_headers(BODY)
+        self.verify(
+            headers,
+            url="http://10.0.0.5:8000/v1/webhooks/hubspot/hs?key=wk_abc",
+            public_url="https://cdp.example.com/v1/webhooks/hubspot/hs",
+        )
+
+    def test_v3_uri_escapes_are_decoded_before_signing(self) -> None:
+        assert hubspot_uri("https://x.io/a%3Ab?c=%40d%2Ce") == "https://x.io/a:b?c=@d,e"
+
+    @pytest.mark.parametrize("tamper", ["body", "secret", "old", "future", "no_ts", "missing"])
+    def test_v3_invalid(self, tamper: str) -> None:
+        headers = _hubspot_headers(BODY)
+        body, secret = BODY, SECRET
+        now_ms = int(time.time() * 1000)
+        if tamper == "body":
+            body = BODY + b" "
+        elif tamper == "secret":
+            secret = "other"
+        elif tamper == "old":
+            headers = _hubspot_headers(BODY, ts=now_ms - 6 * 60 * 1000)
+        elif tamper == "future":
+            headers = _hubspot_headers(BODY, ts=now_ms + 6 * 60 * 1000)
+        elif tamper == "no_ts":
+            del headers["X-HubSpot-Request-Timestamp"]
+        else:
+            headers = {}
+        with pytest.raises(ConnectorError) as err:
+            get_connector("hubspot").verify_request(
+                method="POST", url=URL, headers=headers, body=body, config={"client_secret": secret}
+            )
+        assert err.value.status_code == 401
+
+    def test_v1_and_v2(self) -> None:
+        v1 = hashlib.sha256(SECRET.encode() + BODY).hexdigest()
+        self.verify({"X-HubSpot-Signature": v1, "X-HubSpot-Signature-Version": "v1"})
+        v2 = hashlib.sha256(SECRET.encode() + b"POST" + URL.encode() + BODY).hexdigest()
+        self.verify({"X-HubSpot-Signature": v2, "X-HubSpot-Signature-Version": "v2"})
+        with pytest.raises(ConnectorError):
+            self.verify({"X-HubSpot-Signature": v1, "X-HubSpot-Signature-Version": "v2"})
+
+    def test_unsigned_source_accepts(self) -> None:
+        get_connector("hubspot").verify_request(
+            method="POST", url=URL, headers={}, body=BODY, config={}
+        )
+
+
+class TestFacebook:
+    def sign(self, body: bytes, secret: str = "app-secret") -> dict[str, str]:
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return {"X-Hub-Signature-256": f"sha256={digest}"}
+
+    def test_valid(self) -> None:
+        get_connector("leadform").verify(
+            headers=self.sign(BODY), body=BODY, config={"app_secret": "app-secret"}
+        )
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {},
+            {"X-Hub-Signature-256": "sha1=abc"},
+            {"X-Hub-Signature-256": "sha256="},
+            {"X-Hub-Signature-256": "sha256=" + "0" * 64},
+        ],
+    )
+    def test_invalid(self, headers: dict[str, str]) -> None:
+        with pytest.raises(ConnectorError) as err:
+            get_connector("leadform").verify(
+                headers=headers, body=BODY, config={"app_secret": "app-secret"}
+            )
+        assert err.value.status_code == 401
+
+    def test_wrong_secret(self) -> None:
+        with pytest.raises(ConnectorError):
+            get_connector("leadform").verify(
+                headers=self.sign(BODY, "other"), body=BODY, config={"app_secret": "app-secret"}
+            )
+
+    def test_handshake(self) -> None:
+        reply = get_connector("leadform").handshake(
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": "tok",
+                "hub.challenge": "1158201444",
+            },
+            config={"verify_token": "tok"},
+        )
+        assert (reply.status_code, reply.body) == (200, "1158201444")
+
+    @pytest.mark.parametrize(
+        ("params", "config", "status"),
+        [
+            (
+                {"hub.mode": "subscribe", "hub.verify_token": "bad", "hub.challenge": "1"},
+                {"verify_token": "tok"},
+                403,
+            ),
+            (
+                {"hub.mode": "unsubscribe", "hub.verify_token": "tok", "hub.challenge": "1"},
+                {"verify_token": "tok"},
+                400,
+            ),
+            ({"hub.mode": "subscribe", "hub.verify_token": "tok"}, {"verify_token": "tok"}, 400),
+            ({"hub.mode": "subscribe", "hub.verify_token": "tok", "hub.challenge": "1"}, {}, 403),
+        ],
+    )
+    def test_handshake_refused(
+        self, params: dict[str, str], config: dict[str, str], status: int
+    ) -> None:
+        with pytest.raises(ConnectorError) as err:
+            get_connector("leadform").handshake(params=params, config=config)
+        assert err.value.status_code == status
+
+    def test_connectors_without_a_handshake_answer_405(self) -> None:
+        with pytest.raises(ConnectorError) as err:
+            get_connector("sendgrid").handshake(params={}, config={})
+        assert err.value.status_code == 405
