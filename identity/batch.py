@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from identity.accounts import resolve_accounts
 from identity.dedupe import MIN_RECORDS_TO_TRAIN, ResolverConfig, resolve_records
 from identity.records import canonical_person_frame
-from identity.service import RESOLVER_LOCK, UPSERT_LINKS, ResolveResult, _merge
+from identity.service import RESOLVER_LOCK, UPSERT_LINKS
 from identity.splink_model import model_version
 from kindred.db import execute_arrays, in_ids
 from kindred.models import IdentityChange, Profile, RecordLink, SplinkModel
@@ -384,23 +384,44 @@ def _reconcile(
         session.connection().execute(pg_insert(IdentityChange), change_rows)
 
     # profiles that no longer hold any cluster merge into the one that took most records
-    result = ResolveResult()
+    # (set-based: every record's link is rewritten below, so only the profiles move)
     destinations: dict[uuid.UUID, Counter[uuid.UUID]] = defaultdict(Counter)
     for rid, old_pid in current.items():
         if old_pid not in used and rid in record_cluster:
             destinations[old_pid][assigned[record_cluster[rid]]] += 1
+    absorbed: list[uuid.UUID] = []
+    survivors: list[uuid.UUID] = []
+    moved: list[int] = []
     for pid in sorted(set(created) - used, key=str):
         took = destinations[pid].most_common(1)
         if took and took[0][0] != pid:
-            _merge(
+            absorbed.append(pid)
+            survivors.append(took[0][0])
+            moved.append(took[0][1])
+    if absorbed:
+        merge_map = {"absorbed": absorbed, "survivor": survivors}
+        for condition in ("p.id = m.absorbed", "p.merged_into = m.absorbed"):
+            execute_arrays(
                 session,
-                took[0][0],
-                pid,
-                cause="batch_resolution",
-                evidence={"records_moved": took[0][1]},
-                result=result,
+                "UPDATE profiles p SET merged_into = m.survivor, merged_at = now() "
+                "FROM unnest(CAST(%(absorbed)b AS uuid[]), CAST(%(survivor)b AS uuid[])) "
+                f"AS m(absorbed, survivor) WHERE {condition}",
+                merge_map,
             )
-    out.merged_profiles = result.merges
+        session.connection().execute(
+            pg_insert(IdentityChange),
+            [
+                {
+                    "kind": "merge",
+                    "profile_id": survivor,
+                    "other_profile_id": gone,
+                    "cause": "batch_resolution",
+                    "evidence": {"records_moved": count},
+                }
+                for gone, survivor, count in zip(absorbed, survivors, moved, strict=True)
+            ],
+        )
+    out.merged_profiles = len(absorbed)
 
     splink = _evidence(edges)
     rows = []
