@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
@@ -19,8 +21,11 @@ from api.schemas import (
     TouchpointOut,
 )
 from kindred.security import Principal
+from profiles.config import load_config, save_config
+from profiles.segments import profile_segments
 from profiles.service import (
     ProfileView,
+    distribution,
     explain_profile,
     find_profiles,
     get_identities,
@@ -31,8 +36,36 @@ from profiles.service import (
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"], responses=ERROR_RESPONSES)
 
 
-def _out(view: ProfileView) -> ProfileOut:
-    return ProfileOut(
+class ProfileFullOut(ProfileOut):
+    """The profile plus its computed traits (each with the reasons/inputs behind it)."""
+
+    computed: dict[str, Any] = {}
+    computed_at: datetime | None = None
+    stale: bool = False
+
+
+class ProfileFullList(ProfileList):
+    profiles: list[ProfileFullOut]  # type: ignore[assignment]
+
+
+class JourneyTouchpointOut(TouchpointOut):
+    stage: str | None = None
+    first_touch: bool = False
+    last_touch: bool = False
+
+
+class JourneyFullOut(JourneyOut):
+    items: list[JourneyTouchpointOut]  # type: ignore[assignment]
+    attribution: dict[str, Any] = {}
+
+
+class ProfileSegmentsOut(BaseModel):
+    profile_id: uuid.UUID
+    segments: list[dict[str, Any]]
+
+
+def _out(view: ProfileView) -> ProfileFullOut:
+    return ProfileFullOut(
         id=view.id,
         requested_id=view.requested_id,
         merged=view.merged,
@@ -45,27 +78,55 @@ def _out(view: ProfileView) -> ProfileOut:
         provenance=view.provenance,
         sources=view.sources,
         account=view.account,
+        computed=view.computed,
+        computed_at=view.computed_at,
+        stale=view.stale,
     )
 
 
-@router.get("", response_model=ProfileList, summary="Find profiles by any identifier")
+@router.get("/distribution", summary="Share of the base per temperature / lifecycle / stage")
+def read_distribution(
+    by: str = Query("temperature", description="temperature | lifecycle | journey_stage"),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> dict[str, Any]:
+    return distribution(session, by=by)
+
+
+@router.get("/config", summary="Scoring rules, source priority, deadlines and other settings")
+def read_config(
+    session: Session = Depends(get_session), _: Principal = Depends(require("read"))
+) -> dict[str, Any]:
+    return load_config(session).model_dump(mode="json")
+
+
+@router.put("/config", summary="Replace whole configuration sections (validated)")
+def write_config(
+    sections: dict[str, Any] = Body(..., description="section name -> its whole new value"),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    return save_config(session, sections=sections).model_dump(mode="json")
+
+
+@router.get("", response_model=ProfileFullList, summary="Find profiles by any identifier")
 def lookup(
     identifier: str = Query(..., description="TYPE:VALUE, e.g. email:ann@example.com"),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
-) -> ProfileList:
+) -> ProfileFullList:
     ids = find_profiles(session, identifier=identifier)
-    return ProfileList(
+    return ProfileFullList(
         identifier=identifier, profiles=[_out(get_profile(session, profile_id=i)) for i in ids]
     )
 
 
-@router.get("/{profile_id}", response_model=ProfileOut, summary="One unified profile")
+@router.get("/{profile_id}", response_model=ProfileFullOut, summary="One unified profile")
 def read_profile(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
-) -> ProfileOut:
+) -> ProfileFullOut:
     return _out(get_profile(session, profile_id=profile_id))
 
 
@@ -79,21 +140,46 @@ def read_identities(
     return IdentitiesOut(profile_id=live, identities=[IdentityOut(**i) for i in items])
 
 
-@router.get("/{profile_id}/journey", response_model=JourneyOut)
+@router.get("/{profile_id}/journey", response_model=JourneyFullOut)
 def read_journey(
     profile_id: uuid.UUID,
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = None,
     channel: str | None = None,
+    stage: str | None = Query(
+        None, description="awareness | consideration | conversion | service | advocacy"
+    ),
+    since: datetime | None = Query(None, description="touchpoints at or after this time"),
+    until: datetime | None = Query(None, description="touchpoints before this time"),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
-) -> JourneyOut:
-    page = get_journey(session, profile_id=profile_id, limit=limit, cursor=cursor, channel=channel)
-    return JourneyOut(
-        profile_id=page.profile_id,
-        items=[TouchpointOut(**i) for i in page.items],
-        next_cursor=page.next_cursor,
+) -> JourneyFullOut:
+    page = get_journey(
+        session,
+        profile_id=profile_id,
+        limit=limit,
+        cursor=cursor,
+        channel=channel,
+        stage=stage,
+        since=since,
+        until=until,
     )
+    return JourneyFullOut(
+        profile_id=page.profile_id,
+        items=[JourneyTouchpointOut(**i) for i in page.items],
+        next_cursor=page.next_cursor,
+        attribution=page.attribution,
+    )
+
+
+@router.get("/{profile_id}/segments", response_model=ProfileSegmentsOut)
+def read_segments(
+    profile_id: uuid.UUID,
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> ProfileSegmentsOut:
+    live, items = profile_segments(session, profile_id=profile_id)
+    return ProfileSegmentsOut(profile_id=live, segments=items)
 
 
 @router.get("/{profile_id}/explain", summary="Why these records are one person")

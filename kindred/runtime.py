@@ -61,5 +61,9 @@ def build_workers(
     return Workers(
         ingest=IngestWorker(ingest_config(settings, group_id=group_id), engine),
         identity=IdentityWorker(identity_config(settings), engine),
-        profiles=ProfilesWorker(engine),
+        profiles=ProfilesWorker(
+            engine,
+            kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+            changes_topic=settings.segment_changes_topic,
+        ),
     )

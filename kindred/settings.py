@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 EVENTS_TOPIC = "kindred.events"
 DLQ_TOPIC = "kindred.events.dlq"
 IDENTITY_CHANGES_TOPIC = "kindred.identity.changes"
+SEGMENT_CHANGES_TOPIC = "kindred.segments.changes"
 
 
 class Settings(BaseSettings):
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     events_topic: str = EVENTS_TOPIC
     dlq_topic: str = DLQ_TOPIC
     identity_changes_topic: str = IDENTITY_CHANGES_TOPIC
+    segment_changes_topic: str = SEGMENT_CHANGES_TOPIC
     topic_partitions: int = 4
     demo_api_key: str | None = None
     demo_write_key: str | None = None

@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from identity.service import (
@@ -24,36 +24,19 @@ from identity.service import (
     surviving_profile_id,
 )
 from kindred.errors import BadRequest, NotFound
-from kindred.models import Account, AccountKey, Profile, RecordLink, SourceRecord, Touchpoint
-
-#: source-specific trait names folded into one canonical name
-CANONICAL_TRAITS = {
-    "e-mail": "email",
-    "email_address": "email",
-    "emailaddress": "email",
-    "mail": "email",
-    "firstname": "first_name",
-    "first name": "first_name",
-    "lastname": "last_name",
-    "last name": "last_name",
-    "phone_number": "phone",
-    "phonenumber": "phone",
-    "mobile": "phone",
-    "title": "job_title",
-    "jobtitle": "job_title",
-    "company_name": "company",
-    "companyname": "company",
-}
-
-
-def canonical_trait(name: str) -> str:
-    key = name.strip().lower()
-    squashed = "".join(ch for ch in key if ch.isalnum())
-    if key in CANONICAL_TRAITS:
-        return CANONICAL_TRAITS[key]
-    if squashed in CANONICAL_TRAITS:
-        return CANONICAL_TRAITS[squashed]
-    return "_".join(key.replace("-", " ").split())
+from kindred.models import (
+    Account,
+    AccountComputed,
+    AccountKey,
+    Profile,
+    RecordLink,
+    SourceRecord,
+    Touchpoint,
+)
+from profiles.computed import TP, stage_of
+from profiles.config import STAGES, ProfilesConfig, load_config
+from profiles.traits import RecordTraits
+from profiles.traits import golden_record as traits_golden_record
 
 
 @dataclass(frozen=True)
@@ -69,27 +52,24 @@ class ProfileView:
     account: dict[str, Any] | None
     first_seen: datetime | None
     last_seen: datetime | None
+    computed: dict[str, Any] = field(default_factory=dict)
+    computed_at: datetime | None = None
+    stale: bool = False
 
 
-def golden_record(records: list[SourceRecord]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    traits: dict[str, Any] = {}
-    provenance: dict[str, dict[str, Any]] = {}
-    for rec in records:
-        for name, value in (rec.traits or {}).items():
-            if value is None or value == "":
-                continue
-            canonical = canonical_trait(name)
-            at = str((rec.trait_meta or {}).get(name, {}).get("at", rec.last_seen.isoformat()))
-            current = provenance.get(canonical)
-            if current is None or at > current["at"]:
-                traits[canonical] = value
-                provenance[canonical] = {
-                    "source": rec.source,
-                    "record_key": rec.record_key,
-                    "at": at,
-                    "original_name": name,
-                }
-    return traits, provenance
+def golden_record(
+    records: list[SourceRecord], *, config: ProfilesConfig | None = None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Survivorship per trait: configured source priority, then recency (see ``traits``)."""
+    return traits_golden_record(
+        (
+            RecordTraits(
+                r.source, r.record_key, r.channel, r.traits or {}, r.trait_meta or {}, r.last_seen
+            )
+            for r in records
+        ),
+        survivorship=(config or ProfilesConfig()).survivorship,
+    )
 
 
 def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileView:
@@ -107,7 +87,7 @@ def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileView:
             .order_by(SourceRecord.id)
         ).scalars()
     )
-    traits, provenance = golden_record(records)
+    traits, provenance = golden_record(records, config=load_config(session))
     return ProfileView(
         id=live_id,
         requested_id=profile_id,
@@ -129,6 +109,9 @@ def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileView:
         account=_account_of(session, records),
         first_seen=min((r.first_seen for r in records), default=None),
         last_seen=max((r.last_seen for r in records), default=None),
+        computed=profile.computed or {},
+        computed_at=profile.computed_at,
+        stale=profile.stale,
     )
 
 
@@ -145,12 +128,14 @@ def _account_of(session: Session, records: list[SourceRecord]) -> dict[str, Any]
             .where(AccountKey.key == rec.account_key)
         ).scalar_one_or_none()
         if account is not None:
+            rollup = session.get(AccountComputed, account.id)
             return {
                 "id": str(account.id),
                 "name": account.name,
                 "domain": account.domain,
                 "traits": account.traits,
                 "via": {"source": rec.source, "key": rec.account_key},
+                "computed": rollup.computed if rollup is not None else None,
             }
     return None
 
@@ -195,6 +180,63 @@ class JourneyPage:
     profile_id: uuid.UUID
     items: list[dict[str, Any]]
     next_cursor: str | None
+    attribution: dict[str, Any] = field(default_factory=dict)
+
+
+def _attributed(campaign: dict[str, Any] | None) -> bool:
+    c = campaign or {}
+    return bool(c.get("name") or c.get("source") or c.get("medium") or c.get("click_ids"))
+
+
+def _touch(t: Touchpoint) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "occurred_at": t.occurred_at,
+        "channel": t.channel,
+        "event": t.name,
+        "campaign": t.campaign or None,
+    }
+
+
+def _attribution(session: Session, live_id: uuid.UUID, config: ProfilesConfig) -> dict[str, Any]:
+    """First touch = the earliest touchpoint with campaign/UTM/click attribution; last touch =
+    the latest such touchpoint before the first conversion (or the latest, without one)."""
+    base = (
+        select(Touchpoint)
+        .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
+        .where(RecordLink.profile_id == live_id, Touchpoint.campaign != text("'{}'::jsonb"))
+    )
+    attributed = [
+        t
+        for t in session.execute(base.order_by(Touchpoint.occurred_at, Touchpoint.id)).scalars()
+        if _attributed(t.campaign)
+    ]
+    if not attributed:
+        return {"first_touch": None, "last_touch": None, "converted_at": None}
+    conversion = session.execute(
+        select(func.min(Touchpoint.occurred_at))
+        .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
+        .where(
+            RecordLink.profile_id == live_id,
+            func.lower(Touchpoint.name).in_(
+                [e.lower() for e in (config.lifecycle.purchase.event or [])]
+            ),
+        )
+    ).scalar_one_or_none()
+    before = [t for t in attributed if conversion is None or t.occurred_at <= conversion]
+    last = before[-1] if before else attributed[-1]
+    return {
+        "first_touch": _touch(attributed[0]),
+        "last_touch": _touch(last),
+        "converted_at": conversion,
+    }
+
+
+def _stage_for(config: ProfilesConfig, t: Touchpoint) -> str | None:
+    return stage_of(
+        config,
+        TP(t.id, t.occurred_at, t.channel, t.type, t.name, t.source, t.properties or {}, {}),
+    )
 
 
 def get_journey(
@@ -204,11 +246,18 @@ def get_journey(
     limit: int = 50,
     cursor: str | None = None,
     channel: str | None = None,
+    stage: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> JourneyPage:
-    """Touchpoints of every record of the profile, oldest first, keyset-paginated."""
+    """Touchpoints of every record of the profile, oldest first, keyset-paginated, each with
+    its journey stage and first/last-touch marks; filters by channel, stage and time."""
     live_id = surviving_profile_id(session, profile_id)
     if live_id is None:
         raise NotFound(f"no profile {profile_id}")
+    if stage is not None and stage not in STAGES:
+        raise BadRequest(f"stage must be one of {list(STAGES)}")
+    config = load_config(session)
     query = (
         select(Touchpoint)
         .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
@@ -216,35 +265,112 @@ def get_journey(
     )
     if channel:
         query = query.where(Touchpoint.channel == channel)
-    if cursor:
-        at, tid = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Touchpoint.occurred_at > at, and_(Touchpoint.occurred_at == at, Touchpoint.id > tid)
+    if since is not None:
+        query = query.where(Touchpoint.occurred_at >= since)
+    if until is not None:
+        query = query.where(Touchpoint.occurred_at < until)
+    attribution = _attribution(session, live_id, config)
+    first_id = (attribution["first_touch"] or {}).get("id")
+    last_id = (attribution["last_touch"] or {}).get("id")
+    items: list[dict[str, Any]] = []
+    position = _decode_cursor(cursor) if cursor else None
+    more = False
+    chunk = max(limit + 1, 200) if stage else limit + 1
+    while True:
+        page = query
+        if position is not None:
+            at, tid = position
+            page = page.where(
+                or_(
+                    Touchpoint.occurred_at > at,
+                    and_(Touchpoint.occurred_at == at, Touchpoint.id > tid),
+                )
             )
+        rows = list(
+            session.execute(
+                page.order_by(Touchpoint.occurred_at, Touchpoint.id).limit(chunk)
+            ).scalars()
         )
-    rows = list(
-        session.execute(
-            query.order_by(Touchpoint.occurred_at, Touchpoint.id).limit(limit + 1)
-        ).scalars()
+        for t in rows:
+            t_stage = _stage_for(config, t)
+            position = (t.occurred_at, t.id)
+            if stage is not None and t_stage != stage:
+                continue
+            if len(items) == limit:
+                more = True
+                break
+            items.append(
+                {
+                    "id": t.id,
+                    "occurred_at": t.occurred_at,
+                    "channel": t.channel,
+                    "type": t.type,
+                    "event": t.name,
+                    "source": t.source,
+                    "campaign": t.campaign or None,
+                    "properties": t.properties,
+                    "stage": t_stage,
+                    "first_touch": t.id == first_id,
+                    "last_touch": t.id == last_id,
+                }
+            )
+        if more or len(rows) < chunk:
+            break
+    next_cursor = None
+    if more and items:
+        next_cursor = _encode_cursor(items[-1]["occurred_at"], items[-1]["id"])
+    return JourneyPage(
+        profile_id=live_id, items=items, next_cursor=next_cursor, attribution=attribution
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [
-        {
-            "id": t.id,
-            "occurred_at": t.occurred_at,
-            "channel": t.channel,
-            "type": t.type,
-            "event": t.name,
-            "source": t.source,
-            "campaign": t.campaign or None,
-            "properties": t.properties,
-        }
-        for t in rows
-    ]
-    next_cursor = _encode_cursor(rows[-1].occurred_at, rows[-1].id) if more and rows else None
-    return JourneyPage(profile_id=live_id, items=items, next_cursor=next_cursor)
+
+
+def distribution(session: Session, *, by: str) -> dict[str, Any]:
+    """Share of live profiles per temperature / lifecycle stage / journey stage, plus the
+    activity KPI (share of customers active in the last 90 days)."""
+    paths = {
+        "temperature": ("temperature", "value"),
+        "lifecycle": ("lifecycle", "stage"),
+        "journey_stage": ("journey", "stage"),
+        "churn_risk": ("churn_risk", "level"),
+    }
+    if by not in paths:
+        raise BadRequest(f"by must be one of {sorted(paths)}")
+    value = Profile.computed[paths[by][0]][paths[by][1]].astext
+    live = (Profile.merged_into.is_(None), Profile.deleted.is_(False))
+    rows = session.execute(
+        select(value, func.count()).where(*live).group_by(value).order_by(func.count().desc())
+    ).all()
+    total = sum(int(n) for _, n in rows)
+    customers_stages = ["active_customer", "re_acquired", "lapsing", "inactive"]
+    stage = Profile.computed["lifecycle"]["stage"].astext
+    customers = session.execute(
+        select(func.count()).where(*live, stage.in_(customers_stages))
+    ).scalar_one()
+    active = session.execute(
+        select(func.count()).where(
+            *live,
+            stage.in_(customers_stages),
+            func.kindred_ts(Profile.computed["lead_score"]["last_interaction_at"].astext)
+            >= func.now() - text("interval '90 days'"),
+        )
+    ).scalar_one()
+    return {
+        "by": by,
+        "total": total,
+        "groups": [
+            {
+                "value": v,
+                "profiles": int(n),
+                "share": round(int(n) / total, 4) if total else 0.0,
+            }
+            for v, n in rows
+        ],
+        "customer_activity": {
+            "customers": int(customers),
+            "active_90d": int(active),
+            "share_active": round(int(active) / int(customers), 4) if customers else 0.0,
+        },
+    }
 
 
 def explain_profile(session: Session, *, profile_id: uuid.UUID) -> dict[str, Any]:

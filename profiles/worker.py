@@ -1,56 +1,214 @@
-"""The profiles worker: materialises golden records of profiles that changed (stale)."""
+"""The profiles worker: keeps golden records, computed traits and segment membership current.
+
+Each tick, in this order:
+1. stale profiles (identity marks a profile stale on any change): merged-away and deleted ones
+   leave every segment; live ones get their golden record and computed traits recomputed and
+   every person segment re-evaluated for them — one transaction, committed;
+2. segment changes committed so far are published to Kafka (``kindred.segments.changes``),
+   then the published position is stored: at-least-once, never before the DB commit;
+3. on a schedule: account rollups, profiles whose computed traits aged (recency decays
+   without events), and full evaluations of time-based segments.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
-import uuid
+from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from kafka import KafkaProducer
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from kindred.db import unit_of_work
-from kindred.models import Profile, RecordLink, SourceRecord
-from profiles.service import golden_record
+from kindred.kafka import ensure_topics, make_producer, send_all
+from kindred.models import ProfilesCursor
+from profiles.config import ProfilesConfig, load_config
+from profiles.materialise import (
+    clear_stale,
+    due_batch,
+    recompute_profiles,
+    refresh_accounts,
+    stale_batch,
+)
+from profiles.segments import (
+    changes_after,
+    due_segments,
+    evaluate_for_profiles,
+    evaluate_segment,
+    lock_changes,
+    remove_profiles,
+)
 
 log = logging.getLogger(__name__)
 
+SEGMENT_CHANGES_TOPIC = "kindred.segments.changes"
+PUBLISH_CURSOR = "segment_changes_published"
 
-def refresh_stale(session: Session, *, limit: int = 1000) -> int:
-    """Recompute the materialised traits of up to ``limit`` stale live profiles."""
-    ids = list(
-        session.execute(
-            select(Profile.id)
-            .where(Profile.stale.is_(True), Profile.merged_into.is_(None))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+
+@dataclass
+class TickResult:
+    recomputed: int = 0
+    removed: int = 0
+    entered: int = 0
+    exited: int = 0
+    published: int = 0
+    scheduled: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.recomputed or self.removed or self.published)
+
+
+def refresh_stale(
+    session: Session, *, limit: int = 500, config: ProfilesConfig | None = None
+) -> int:
+    """Process up to ``limit`` stale profiles; returns how many were taken."""
+    return process_stale(session, limit=limit, config=config).recomputed
+
+
+def process_stale(
+    session: Session, *, limit: int = 500, config: ProfilesConfig | None = None
+) -> TickResult:
+    result = TickResult()
+    batch = stale_batch(session, limit=limit)
+    if not batch:
+        return result
+    config = config or load_config(session)
+    live = [pid for pid, merged_into, deleted in batch if merged_into is None and not deleted]
+    gone = [
+        (pid, f"merged into {merged_into}" if merged_into else "profile deleted")
+        for pid, merged_into, deleted in batch
+        if merged_into is not None or deleted
+    ]
+    lock_changes(session)
+    if gone:
+        result.removed = remove_profiles(session, gone=gone)
+        clear_stale(session, profile_ids=[g[0] for g in gone])
+    if live:
+        result.recomputed = recompute_profiles(session, profile_ids=live, config=config)
+        totals = evaluate_for_profiles(session, profile_ids=live, cause="profile changed")
+        result.entered, result.exited = totals["entered"], totals["exited"]
+    result.recomputed += len(gone)
+    session.flush()
+    return result
+
+
+def refresh_due_profiles(session: Session, *, config: ProfilesConfig, limit: int = 200) -> int:
+    """Recompute profiles whose computed traits aged (time decay), and re-evaluate them."""
+    ids = due_batch(session, older_than_s=config.schedule.recompute_after_seconds, limit=limit)
     if not ids:
         return 0
-    rows = session.execute(
-        select(RecordLink.profile_id, SourceRecord)
-        .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
-        .where(RecordLink.profile_id.in_(ids), SourceRecord.deleted.is_(False))
-    ).all()
-    by_profile: dict[uuid.UUID, list[SourceRecord]] = {pid: [] for pid in ids}
-    for pid, rec in rows:
-        by_profile[pid].append(rec)
-    for pid, records in by_profile.items():
-        traits, _ = golden_record(records)
-        session.execute(update(Profile).where(Profile.id == pid).values(traits=traits, stale=False))
-    session.flush()
+    lock_changes(session)
+    recompute_profiles(session, profile_ids=ids, config=config)
+    evaluate_for_profiles(session, profile_ids=ids, cause="scheduled refresh")
     return len(ids)
 
 
+def refresh_due_segments(session: Session, *, config: ProfilesConfig, max_segments: int = 1) -> int:
+    """Full evaluation of (at most ``max_segments``) segments whose schedule is due."""
+    due = due_segments(
+        session,
+        time_based_every_s=config.schedule.segment_refresh_seconds,
+        all_every_s=config.schedule.full_refresh_seconds,
+    )[:max_segments]
+    if not due:
+        return 0
+    lock_changes(session)
+    for segment in due:
+        evaluate_segment(
+            session,
+            segment=segment,
+            cause="scheduled evaluation" if segment.computed_at else "segment created",
+        )
+    return len(due)
+
+
+class SegmentChangesPublisher:
+    """Publishes committed segment changes in id order; stores the position after the broker
+    acknowledged (at-least-once: consumers dedupe by ``change_id``)."""
+
+    def __init__(self, bootstrap: str, topic: str = SEGMENT_CHANGES_TOPIC) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self._producer: KafkaProducer | None = None
+
+    def _get(self) -> KafkaProducer:
+        if self._producer is None:
+            ensure_topics(self.bootstrap, [self.topic], partitions=4)
+            self._producer = make_producer(self.bootstrap)
+        return self._producer
+
+    def publish_pending(self, engine: Engine, *, limit: int = 2000) -> int:
+        with unit_of_work(engine) as session:
+            position = (
+                session.execute(
+                    select(ProfilesCursor.position).where(ProfilesCursor.name == PUBLISH_CURSOR)
+                ).scalar_one_or_none()
+                or 0
+            )
+            changes = changes_after(session, after_id=position, limit=limit)
+        if not changes:
+            return 0
+        send_all(
+            self._get(),
+            self.topic,
+            [(c["member_id"].encode(), json.dumps(c).encode()) for c in changes],
+        )
+        last = changes[-1]["change_id"]
+        with unit_of_work(engine) as session:
+            session.execute(
+                pg_insert(ProfilesCursor)
+                .values(name=PUBLISH_CURSOR, position=last)
+                .on_conflict_do_update(
+                    index_elements=[ProfilesCursor.name], set_={"position": last}
+                )
+            )
+        return len(changes)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+
+
+def _default_bootstrap() -> str | None:
+    from kindred.settings import get_settings
+
+    try:
+        return get_settings().resolved_kafka_bootstrap()
+    except RuntimeError:
+        return None
+
+
 class ProfilesWorker:
-    def __init__(self, engine: Engine, *, idle_sleep: float = 0.2) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        idle_sleep: float = 0.2,
+        batch_size: int = 500,
+        kafka_bootstrap: str | None = None,
+        changes_topic: str = SEGMENT_CHANGES_TOPIC,
+        publish: bool = True,
+    ) -> None:
         self.engine = engine
         self.idle_sleep = idle_sleep
+        self.batch_size = batch_size
+        self.changes_topic = changes_topic
+        self.publish = publish
+        self.kafka_bootstrap = kafka_bootstrap
+        self._publisher: SegmentChangesPublisher | None = None
         self._stop = threading.Event()
+        self._last: dict[str, float] = {}
+        self._config: ProfilesConfig | None = None
+        self._config_at = 0.0
 
     def stop(self) -> None:
         self._stop.set()
@@ -62,17 +220,68 @@ class ProfilesWorker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
+    def config(self) -> ProfilesConfig:
+        if self._config is None or time.monotonic() - self._config_at > 10:
+            with unit_of_work(self.engine) as session:
+                self._config = load_config(session)
+            self._config_at = time.monotonic()
+        return self._config
+
+    def publisher(self) -> SegmentChangesPublisher | None:
+        if not self.publish:
+            return None
+        if self._publisher is None:
+            bootstrap = self.kafka_bootstrap or _default_bootstrap()
+            if bootstrap is None:
+                log.warning("no Kafka broker configured: segment changes are not published")
+                self.publish = False
+                return None
+            self._publisher = SegmentChangesPublisher(bootstrap, self.changes_topic)
+        return self._publisher
+
+    def _due(self, name: str, every: float) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(name, 0.0) >= every:
+            self._last[name] = now
+            return True
+        return False
+
+    def tick(self) -> TickResult:
+        config = self.config()
+        with unit_of_work(self.engine) as session:
+            result = process_stale(session, limit=self.batch_size, config=config)
+        publisher = self.publisher()
+        if publisher is not None:
+            result.published = publisher.publish_pending(self.engine)
+        if not result.busy or self._due("scheduled-max", 5.0):
+            result.scheduled = self.scheduled(config)
+        return result
+
+    def scheduled(self, config: ProfilesConfig) -> dict[str, Any]:
+        done: dict[str, Any] = {}
+        if self._due("accounts", config.schedule.accounts_refresh_seconds):
+            with unit_of_work(self.engine) as session:
+                done["accounts"] = refresh_accounts(session, config=config)
+        if self._due("segments", 1.0):
+            with unit_of_work(self.engine) as session:
+                done["segments"] = refresh_due_segments(session, config=config)
+        if self._due("profiles", 1.0):
+            with unit_of_work(self.engine) as session:
+                done["profiles"] = refresh_due_profiles(session, config=config)
+        return done
+
     def run(self) -> None:
         failures = 0
         while not self._stop.is_set():
             try:
-                with unit_of_work(self.engine) as session:
-                    done = refresh_stale(session)
+                result = self.tick()
                 failures = 0
             except Exception:
                 failures += 1
-                log.exception("profile refresh failed (attempt %d); retrying", failures)
+                log.exception("profiles worker tick failed (attempt %d); retrying", failures)
                 self._stop.wait(min(30.0, 0.5 * 2**failures))
                 continue
-            if not done:
+            if not result.busy:
                 time.sleep(self.idle_sleep)
+        if self._publisher is not None:
+            self._publisher.close()

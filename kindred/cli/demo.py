@@ -189,6 +189,11 @@ def demo(
     try:
         sent = _feed(base, keys, settings)
         _wait_until_settled(engine, expected_events=sent)
+        from profiles.segments import create_demo_segments
+
+        with unit_of_work(engine) as session:
+            segments = create_demo_segments(session)
+        console.print(f"created {len(segments)} ready-made segments")
         summary = {
             "ui": f"{base}/ui/",
             "api": f"{base}/v1",

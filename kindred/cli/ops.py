@@ -65,7 +65,11 @@ def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles"))
     elif kind == "profiles":
         from profiles.worker import ProfilesWorker
 
-        pw = ProfilesWorker(engine)
+        pw = ProfilesWorker(
+            engine,
+            kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+            changes_topic=settings.segment_changes_topic,
+        )
         pw.install_signal_handlers()
         pw.run()
     else:
