@@ -454,10 +454,14 @@ def _reconcile(
                 "model_version": [out.model_version for _ in rows],
             },
         )
-    touched = {assigned[c] for c in set(record_cluster.values())}
-    session.execute(
-        update(Profile)
-        .where(in_ids(Profile.id, touched, uuid=True))
-        .values(stale=True, updated_at=func.now())
-    )
+    # only profiles whose membership changed need their golden record and segments redone
+    touched = {pid for rid, pid in rows if current.get(rid) != pid}
+    touched |= {current[rid] for rid, pid in rows if rid in current and current[rid] != pid}
+    touched |= set(survivors) | {r["id"] for r in new_rows}
+    if touched:
+        session.execute(
+            update(Profile)
+            .where(in_ids(Profile.id, touched, uuid=True))
+            .values(stale=True, updated_at=func.now())
+        )
     session.flush()
