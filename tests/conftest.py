@@ -99,3 +99,14 @@ def engine(settings: Settings) -> Iterator[Engine]:
     eng = make_engine(settings.resolved_database_url(), pool_size=5)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    """CLI commands read settings through a process-wide cache; tests change the environment,
+    so every test starts (and ends) with an empty cache."""
+    from kindred.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
