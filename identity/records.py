@@ -5,7 +5,10 @@ values as ``None``. Columns (all ``object`` dtype holding ``str | None``):
 
 ``unique_id`` (required, unique), ``first_name`` (nickname-canonical), ``last_name``,
 ``full_name`` (``first last``), ``email`` (policy-normalised), ``email_local``,
-``email_domain``, ``phone`` (E.164), ``company``, ``job_title``, ``city``, ``postcode``,
+``email_domain``, ``phone`` (E.164), ``company``, ``org_key`` (the organisation as one
+token: the company name without spaces, else the corporate email domain's name -
+``Harbor Robotics`` and ``ann@harborrobotics.com`` both give ``harborrobotics``),
+``job_title``, ``city``, ``postcode``,
 ``birth_date`` (``YYYY-MM-DD``), ``address``; optional ``national_id``, ``source_dataset``,
 ``true_id`` (benchmarks only) and any strong-id columns (CRM contact id, userId) that the
 caller names when resolving.
@@ -30,6 +33,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "email_domain",
     "phone",
     "company",
+    "org_key",
     "job_title",
     "city",
     "postcode",
@@ -122,6 +126,15 @@ def _map_unique(series: pd.Series, fn: Callable[[Any], str | None]) -> pd.Series
     return series.map(lookup).astype(object).where(series.notna(), None)
 
 
+def org_keys(company: pd.Series, domain: pd.Series) -> pd.Series:
+    """Per record, its organisation as one token: the normalised company without spaces,
+    else the name of a corporate (not free-mail) email domain."""
+    from_company = company.astype(object).where(company.notna(), None).str.replace(" ", "")
+    from_domain = _map_unique(domain, nz.organisation_from_domain)
+    out = from_company.where(from_company.notna() & (from_company != ""), from_domain)
+    return out.astype(object).where(out.notna(), None)
+
+
 def _none(frame_len: int) -> pd.Series:
     return pd.Series([None] * frame_len, dtype=object)
 
@@ -197,6 +210,7 @@ def canonical_person_frame(
             phone_raw, lambda v: nz.normalise_phone(v, default_region=default_region)
         )
     out["company"] = _map_unique(get("company"), nz.normalise_company)
+    out["org_key"] = org_keys(out["company"], out["email_domain"])
     out["job_title"] = _map_unique(get("job_title"), nz.normalise_text)
     out["city"] = _map_unique(get("city"), nz.normalise_city)
     out["postcode"] = _map_unique(get("postcode"), nz.normalise_postcode)

@@ -6,9 +6,11 @@ and the multi-source platform records alike:
 
 - ``first_name`` / ``last_name``: ``NameComparison`` each (Jaro-Winkler 0.92/0.88/0.7),
   term-frequency adjusted (a match on "smith" is worth less than on "zaborowski");
-- ``email``: ``EmailComparison`` (exact, same username, fuzzy), TF adjusted on exact match;
+- ``email``: exact match, TF adjusted (no username or fuzzy levels: in CDP data the
+  username mostly repeats the name, so it would count the name twice);
 - ``phone``: exact / Levenshtein 1, TF adjusted; ``postcode``: Levenshtein 1/2, TF adjusted;
-- ``company``: Jaro-Winkler 0.95/0.88, TF; ``job_title``, ``address``, ``city``: see code;
+- ``org_key`` (company name or corporate email domain as one token): exact, TF; else
+  ``company``: Jaro-Winkler 0.95/0.88, TF; ``job_title``, ``address``, ``city``: see code;
 - ``birth_date``: ``DateOfBirthComparison``; ``national_id``: Levenshtein 1/2.
 
 Training is unsupervised: the prior from deterministic rules with an assumed recall (measured
@@ -63,7 +65,9 @@ def _comparisons(frame: pd.DataFrame) -> list[Any]:
     if _present(frame, "last_name"):
         comps.append(cl.NameComparison("last_name"))
     if _present(frame, "email"):
-        comps.append(cl.EmailComparison("email"))
+        # exact address only: a shared username across domains (``ryan.johnson@a.com`` /
+        # ``ryan.johnson@b.com``) is derived from the name, not independent evidence
+        comps.append(cl.ExactMatch("email").configure(term_frequency_adjustments=True))
     if _present(frame, "phone"):
         comps.append(
             cl.LevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True)
@@ -78,7 +82,11 @@ def _comparisons(frame: pd.DataFrame) -> list[Any]:
                 term_frequency_adjustments=True
             )
         )
-    if _present(frame, "company"):
+    if _present(frame, "org_key"):
+        # the organisation from the company name or a corporate email domain (it replaces
+        # the company comparison: one piece of evidence, counted once)
+        comps.append(cl.ExactMatch("org_key").configure(term_frequency_adjustments=True))
+    elif _present(frame, "company"):
         comps.append(
             cl.JaroWinklerAtThresholds("company", [0.95, 0.88]).configure(
                 term_frequency_adjustments=True
@@ -107,6 +115,7 @@ _PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("postcode", "first_name"),
     ("email_local", "first_name"),
     ("company", "last_name"),
+    ("org_key", "first_name"),
     ("birth_date", "postcode"),
     ("address", "city"),
     ("national_id",),
@@ -129,9 +138,17 @@ def build_settings(frame: pd.DataFrame, *, link_type: LinkType = "dedupe_only") 
     )
 
 
+#: Columns a model may read: only these are registered with DuckDB (fewer columns, less
+#: memory at 1M records). Strong ids, sources, ``full_name``, ``email_domain`` and labels
+#: stay out of Splink.
+_SCORING_COLUMNS = (
+    "first_name", "last_name", "email", "email_local", "phone", "company", "org_key", "job_title",
+    "city", "postcode", "birth_date", "address", "national_id", "source_dataset",
+)  # fmt: skip
+
+
 def _model_columns(frame: pd.DataFrame) -> list[str]:
-    keep = ["unique_id", *[c for c in frame.columns if c != "unique_id"]]
-    return [c for c in keep if c not in ("true_id",)]
+    return ["unique_id", *[c for c in _SCORING_COLUMNS if c in frame.columns]]
 
 
 def _register(db_api: DuckDBAPI, frame: pd.DataFrame, link_type: str) -> list[Any]:
@@ -271,16 +288,25 @@ def train_model(
     return settings_json, report
 
 
+CHECK_MIN_PROBABILITY = 0.5
+
+
 def _check_prior_recall(
     linker: Linker, settings_json: dict[str, Any], assumed: float, total_pairs: float
 ) -> float | None:
     """Check the recall assumed for the prior's deterministic rules, without labels.
 
     The rules found ``D = prior * pairs * assumed`` matches. The trained model expects
-    ``E = sum(match_probability)`` matches among the blocked pairs, so the rules' recall is
-    about ``D / E``. When that differs from the assumption, the prior is rescaled once
+    ``E = sum(match_probability)`` matches among the blocked pairs with a probability of at
+    least ``CHECK_MIN_PROBABILITY`` (0.5), so the rules' recall is about ``D / E``. The sum
+    starts at 0.5, not near 0: at 1M records the blocking yields tens of millions of
+    unlikely pairs whose small probabilities (themselves inflated by a too-high prior) add
+    up to more than the true matches and drove the estimate to 0.10 against a true 0.25.
+    When that differs from the assumption, the prior is rescaled once
     (``prior * assumed / checked``) and the checked recall is returned."""
-    pred = linker.inference.predict(threshold_match_probability=0.01, warning_mode="never")
+    pred = linker.inference.predict(
+        threshold_match_probability=CHECK_MIN_PROBABILITY, warning_mode="never"
+    )
     rel = pred.as_duckdbpyrelation()
     expected = rel.aggregate("sum(match_probability) AS e").df()["e"].iloc[0]
     pred.drop_table_from_database_and_remove_from_cache()
@@ -336,7 +362,8 @@ def _linker_for(frame: pd.DataFrame, settings_json: dict[str, Any]) -> tuple[Lin
 
 _CANONICAL_OPTIONAL = (
     "first_name", "last_name", "full_name", "email", "email_local", "email_domain", "phone",
-    "company", "job_title", "city", "postcode", "birth_date", "address", "national_id",
+    "company", "org_key", "job_title", "city", "postcode", "birth_date", "address",
+    "national_id",
 )  # fmt: skip
 
 
@@ -346,6 +373,7 @@ def predict_edges(
     *,
     threshold: float = 0.5,
     evidence: bool = True,
+    matching: bool = True,
 ) -> pd.DataFrame:
     """Score the blocked pairs of ``frame`` with a trained model.
 
@@ -353,8 +381,12 @@ def predict_edges(
     ``unique_id_r``, ``match_weight``, ``match_probability``, ``mw_<comparison>`` (the
     comparison's log2 Bayes factor including its term-frequency adjustment),
     ``gamma_<comparison>`` and, when ``evidence`` is true, ``evidence`` (a dict
-    comparison -> weight per pair, for storing with the link).
+    comparison -> weight per pair, for storing with the link). With ``matching`` false the
+    ``first_name``/``last_name``/``email``/``phone`` ``_l``/``_r`` columns are left out
+    (Splink does not materialise them either: less memory on large inputs).
     """
+    if not matching:
+        settings_json = {**settings_json, "retain_matching_columns": False}
     linker, _ = _linker_for(frame, settings_json)
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     names = comparison_names(settings_json)
@@ -365,9 +397,10 @@ def predict_edges(
         tf = f"mw_tf_adj_{name}"
         mw = f'"mw_{name}"' + (f' + coalesce("{tf}", 0)' if tf in have else "")
         select.append(f'CAST({mw} AS DOUBLE) AS "mw_{name}"')
-        select.append(f'"gamma_{name}"')
+        if f"gamma_{name}" in have:
+            select.append(f'"gamma_{name}"')
     for col in ("first_name", "last_name", "email", "phone"):
-        if f"{col}_l" in have:
+        if matching and f"{col}_l" in have:
             select += [f'"{col}_l"', f'"{col}_r"']
     edges: pd.DataFrame = rel.select(", ".join(select)).df()
     pred.drop_table_from_database_and_remove_from_cache()

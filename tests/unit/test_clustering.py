@@ -115,6 +115,41 @@ class TestGenericIdentifiers:
     def test_distinct_name_count(self) -> None:
         assert distinct_name_count(["john", "jon", "j"]) == 1
         assert distinct_name_count(["ann", "bob", "carol"]) == 3
+        # one typo apart (substitution, transposition, deletion) is one name
+        assert distinct_name_count(["ann", "anh"]) == 1
+        assert distinct_name_count(["charles", "cahrles", "charls"]) == 1
+        assert distinct_name_count(["david", "diane"]) == 2
+
+    def test_two_people_or_two_crm_contacts_make_a_value_shared(self) -> None:
+        frame = pd.DataFrame(
+            {
+                "unique_id": list("abcdefgh"),
+                "first_name": ["ann", "bob", "ann", "anne", "david", "david", "zoe", None],
+                "last_name": ["lee", "lee", "ray", "ray", "miller", "selworth", "kim", "kim"],
+                "email": ["lee.family@gmail.com"] * 2
+                + ["ann@x.com"] * 2
+                + [None, None]
+                + ["Info@kim.com".lower(), "zk@y.com"],
+                "phone": [None] * 4 + ["+14155550000"] * 2 + ["+14155550001"] * 2,
+                "crm_id": [None] * 6 + ["C1", "C2"],
+            }
+        )
+        reasons: dict[str, dict[str, int]] = {}
+        found = detect_generic_identifiers(
+            frame,
+            min_distinct_names=2,
+            strong_columns=["crm_id"],
+            extra_name_columns=["last_name"],
+            role_emails=True,
+            reasons=reasons,
+        )
+        # household mailbox (ann/bob) and the role mailbox; ann/anne is one person
+        assert found["email"] == {"lee.family@gmail.com", "info@kim.com"}
+        # a switchboard: two Davids with different surnames; two CRM contacts on one line
+        assert found["phone"] == {"+14155550000", "+14155550001"}
+        assert reasons["phone"]["several_crm_id"] == 1
+        assert reasons["phone"]["distinct_last_name"] == 1
+        assert reasons["email"]["role_mailbox"] == 1
 
     def test_shared_value_links_skip_excluded(self) -> None:
         frame = pd.DataFrame({"unique_id": list("abcd"), "crm_id": ["C1", "C1", "C2", "C2"]})

@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from identity.dedupe import DedupeInputError, dedupe_csv, parse_mapping
+from identity.dedupe import (
+    DedupeInputError,
+    ResolverConfig,
+    dedupe_csv,
+    floor_mismatch_weights,
+    parse_mapping,
+    resolve_records,
+)
+from identity.records import canonical_person_frame
+from identity.splink_model import fixed_parameter_model
 from kindred.cli import app
 
 TINY = """id,First Name,Last Name,E-mail,Phone,Company
@@ -94,3 +103,85 @@ def test_bad_map_names_the_fields() -> None:
         parse_mapping(["Foo=surname"])
     with pytest.raises(DedupeInputError, match="SOURCE_COLUMN=FIELD"):
         parse_mapping(["Foo"])
+
+
+def _cdp_frame() -> pd.DataFrame:
+    raw = pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(10)],
+            "first": ["Ann", None, "ann", "Bob", "Bob", "Bob", "Carol", "Dan", "Erin", None],
+            "last": ["Lee", None, "LEE", "Ray", "Ray", "Ray", "Park", "Park", "Hill", None],
+            "email": [
+                "ann.lee@gmail.com",
+                "annlee@gmail.com",  # same Gmail box without the dot
+                None,
+                "bob@ray.com",
+                None,
+                "bob@ray.com",
+                "park.family@gmail.com",  # two people behind one mailbox
+                "park.family@gmail.com",
+                "erin@hill.com",
+                "ERIN@hill.com ",
+            ],
+            "phone": [
+                None,
+                "(415) 555-0101",
+                "+1 415 555 0101",
+                "415-555-0200",
+                "415.555.0200",
+                None,
+                None,
+                None,
+                None,
+                None,
+            ],
+            "crm": [None, None, None, "C1", None, "C2", None, None, None, None],
+        }
+    )
+    return canonical_person_frame(
+        raw,
+        mapping={"first": "first_name", "last": "last_name", "email": "email", "phone": "phone"},
+        id_column="id",
+        keep_columns={"crm": "crm_id"},
+    )
+
+
+def test_exact_contacts_link_and_strong_ids_conflict() -> None:
+    frame = _cdp_frame()
+    res = resolve_records(
+        frame, settings_json=fixed_parameter_model(frame), strong_id_columns=("crm_id",)
+    )
+    cid = dict(zip(res.clusters["unique_id"], res.clusters["cluster_id"], strict=True))
+    # email (normalised) and E.164 phone are must-links
+    assert cid["r0"] == cid["r1"] == cid["r2"]
+    assert cid["r8"] == cid["r9"]
+    # bob@ray.com links r3 and r5, but they are two CRM contacts: never one cluster
+    assert cid["r3"] != cid["r5"]
+    # the family mailbox is shared by Carol and Dan: reported, not linked
+    assert "parkfamily@gmail.com" in res.generic_identifiers["email"]  # Gmail ignores dots
+    assert cid["r6"] != cid["r7"]
+    # a mailbox on two CRM contacts is shared too
+    assert res.stats["generic_reasons"]["email"]["several_crm_id"] == 1
+    assert res.stats["deterministic_links"]["email"] >= 2
+
+
+def test_contact_links_can_be_switched_off() -> None:
+    frame = _cdp_frame()
+    res = resolve_records(
+        frame,
+        settings_json=fixed_parameter_model(frame),
+        config=ResolverConfig(link_columns=(), contact_mismatch_floor=None),
+    )
+    assert "email" not in res.stats["deterministic_links"]
+
+
+def test_floor_mismatch_weights() -> None:
+    settings = fixed_parameter_model(_cdp_frame())
+    floored = floor_mismatch_weights(settings, ("email",), -1.0)
+    for before, after in zip(settings["comparisons"], floored["comparisons"], strict=True):
+        last_b = [lv for lv in before["comparison_levels"] if not lv.get("is_null_level")][-1]
+        last_a = [lv for lv in after["comparison_levels"] if not lv.get("is_null_level")][-1]
+        if after["output_column_name"] == "email":
+            assert last_a["m_probability"] >= last_a["u_probability"] / 2 - 1e-12
+        else:
+            assert last_a == last_b

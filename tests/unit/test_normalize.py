@@ -163,3 +163,12 @@ def test_junk_and_ids() -> None:
     assert nz.is_junk(None) and nz.is_junk(" N/A ") and not nz.is_junk("ann")
     assert nz.normalise_id("  abc ") == "abc"
     assert nz.normalise_id("undefined") is None
+
+
+def test_organisation_from_domain() -> None:
+    assert nz.organisation_from_domain("harborrobotics.com") == "harborrobotics"
+    assert nz.organisation_from_domain("mail.acme.co.uk") == "acme"
+    assert nz.organisation_from_domain("gmail.com") is None
+    assert nz.organisation_from_domain("yandex.ru") is None
+    assert nz.organisation_from_domain(None) is None
+    assert nz.organisation_from_domain("localhost") is None
