@@ -13,6 +13,7 @@ Accounts arrive from `group` calls and CRM company rows (``account_keys``). This
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection
@@ -134,6 +135,40 @@ def merge_duplicate_accounts(session: Session) -> int:
     return merged
 
 
+@dataclass
+class _AccountIndex:
+    built_at: float
+    by_domain: dict[str, uuid.UUID]
+    by_name: dict[str, uuid.UUID]
+
+
+_INDEXES: dict[str, _AccountIndex] = {}
+INDEX_TTL_S = 30.0
+
+
+def _account_index(session: Session, *, fresh: bool) -> _AccountIndex:
+    """Accounts by domain and by normalised name. The streaming path reuses it for up to
+    ``INDEX_TTL_S`` (accounts created meanwhile are found on the next pass or batch run)."""
+    cache_key = str(session.connection().engine.url)
+    cached = _INDEXES.get(cache_key)
+    if cached and not fresh and time.monotonic() - cached.built_at < INDEX_TTL_S:
+        return cached
+    by_domain: dict[str, uuid.UUID] = {}
+    by_name: dict[str, uuid.UUID] = {}
+    for acc in session.execute(
+        select(Account).where(Account.merged_into.is_(None)).order_by(Account.created_at)
+    ).scalars():
+        dom = _account_domain(acc)
+        if dom:
+            by_domain.setdefault(dom, acc.id)
+        name = normalise_company(acc.name)
+        if name:
+            by_name.setdefault(name, acc.id)
+    index = _AccountIndex(time.monotonic(), by_domain, by_name)
+    _INDEXES[cache_key] = index
+    return index
+
+
 def link_profiles(
     session: Session, *, profile_ids: Collection[uuid.UUID] | None = None
 ) -> AccountResult:
@@ -154,20 +189,20 @@ def link_profiles(
             return result
         query = query.where(in_ids(RecordLink.profile_id, profile_ids, uuid=True))
     rows = session.execute(query).all()
-    keys = dict(session.execute(select(AccountKey.key, AccountKey.account_id)).tuples().all())
-    live = {
-        a.id: a
-        for a in session.execute(select(Account).where(Account.merged_into.is_(None))).scalars()
-    }
-    by_domain: dict[str, uuid.UUID] = {}
-    by_name: dict[str, uuid.UUID] = {}
-    for acc in sorted(live.values(), key=lambda a: a.created_at):
-        dom = _account_domain(acc)
-        if dom:
-            by_domain.setdefault(dom, acc.id)
-        name = normalise_company(acc.name)
-        if name:
-            by_name.setdefault(name, acc.id)
+    wanted = sorted({row[1] for row in rows if row[1]})
+    keys = (
+        dict(
+            session.execute(
+                select(AccountKey.key, AccountKey.account_id).where(AccountKey.key.in_(wanted))
+            )
+            .tuples()
+            .all()
+        )
+        if wanted
+        else {}
+    )
+    index = _account_index(session, fresh=profile_ids is None)
+    by_domain, by_name = index.by_domain, index.by_name
 
     evidence: dict[uuid.UUID, list[tuple[str, uuid.UUID | str, str]]] = defaultdict(list)
     for pid, account_key, traits, external_ids in rows:

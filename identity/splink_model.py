@@ -337,8 +337,16 @@ def comparison_names(settings_json: dict[str, Any]) -> list[str]:
     return [str(c["output_column_name"]) for c in settings_json["comparisons"]]
 
 
-def _linker_for(frame: pd.DataFrame, settings_json: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
-    db_api = DuckDBAPI()
+def _linker_for(
+    frame: pd.DataFrame,
+    settings_json: dict[str, Any],
+    *,
+    validate: bool = True,
+    db_api: DuckDBAPI | None = None,
+) -> tuple[Linker, DuckDBAPI]:
+    """A Linker over ``frame``. ``validate=False`` skips Splink's settings validation (the
+    model was validated when trained); ``db_api`` reuses one in-process DuckDB."""
+    db_api = db_api or DuckDBAPI()
     link_type = str(settings_json.get("link_type", "dedupe_only"))
     # the trained model may use columns this frame lacks: add them as all-null
     needed = set()
@@ -356,7 +364,7 @@ def _linker_for(frame: pd.DataFrame, settings_json: dict[str, Any]) -> tuple[Lin
     if missing:
         frame = frame.assign(**{c: pd.Series([None] * len(frame), dtype=object) for c in missing})
     sdfs = _register(db_api, frame, link_type)
-    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json, validate_settings=validate)
     return linker, db_api
 
 
@@ -374,6 +382,8 @@ def predict_edges(
     threshold: float = 0.5,
     evidence: bool = True,
     matching: bool = True,
+    validate: bool = True,
+    db_api: DuckDBAPI | None = None,
 ) -> pd.DataFrame:
     """Score the blocked pairs of ``frame`` with a trained model.
 
@@ -387,7 +397,7 @@ def predict_edges(
     """
     if not matching:
         settings_json = {**settings_json, "retain_matching_columns": False}
-    linker, _ = _linker_for(frame, settings_json)
+    linker, _ = _linker_for(frame, settings_json, validate=validate, db_api=db_api)
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     names = comparison_names(settings_json)
     rel = pred.as_duckdbpyrelation()

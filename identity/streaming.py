@@ -132,7 +132,9 @@ class SplinkScorer:
             return []
         frame = _blank_free_mail(frame, new={str(r) for r in record_ids})
         threshold = self.threshold if self.threshold is not None else self._threshold
-        edges = predict_edges(frame, settings, threshold=threshold, evidence=True)
+        edges = predict_edges(
+            frame, settings, threshold=threshold, evidence=True, matching=False, validate=False
+        )
         new = {str(r) for r in record_ids}
         out: list[dict[str, Any]] = []
         for row in edges.itertuples(index=False):

@@ -8,7 +8,6 @@ own record id, e.g. a CRM contact id). Unknown fields are kept (``extra="allow"`
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -198,10 +197,16 @@ def parse_event(data: dict[str, Any]) -> Event:
 
 
 def event_from_bytes(raw: bytes) -> Event:
+    """Parse and validate in one pass (pydantic-core reads the JSON itself)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        return Event.model_validate_json(raw)
+    except ValidationError as err:
+        kinds = {e["type"] for e in err.errors()}
+        if "json_invalid" in kinds:
+            detail = err.errors()[0]["msg"]
+            raise InvalidEvent(f"not JSON: {detail}") from err
+        if "model_type" in kinds and len(err.errors()) == 1:
+            raise InvalidEvent("an event must be a JSON object") from err
+        raise InvalidEvent(describe_validation_error(err)) from err
+    except (ValueError, RecursionError) as err:
         raise InvalidEvent(f"not JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise InvalidEvent("an event must be a JSON object")
-    return parse_event(data)
