@@ -199,10 +199,7 @@ class LeadFormConnector(Connector):
         content_type: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
-        try:
-            data = load_json(body)
-        except RecursionError as err:
-            raise ConnectorError("body is nested too deeply", code="invalid_json") from err
+        data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
         items = [data] if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise ConnectorError("a lead payload must be a JSON object or an array of leads")

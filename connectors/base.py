@@ -14,10 +14,12 @@ Connectors are discovered from the built-ins below and from the entry-point grou
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -167,6 +169,20 @@ def stable_message_id(*parts: Any) -> str:
         json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
     ).hexdigest()
     return digest[:32]
+
+
+@contextmanager
+def csv_read_errors(path: Path, *, encoding: str) -> Iterator[None]:
+    """Turn decoding and CSV errors while reading ``path`` into a ConnectorError that names
+    the file and the fix."""
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise ConnectorError(
+            f"{path.name} is not {encoding} text ({err.reason}); set config encoding, e.g. cp1251"
+        ) from err
+    except csv.Error as err:
+        raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
 
 
 def load_json(body: bytes) -> Any:

@@ -37,6 +37,7 @@ from connectors.base import (
     ConnectorError,
     ParseResult,
     Rejection,
+    csv_read_errors,
     load_json,
     stable_message_id,
 )
@@ -430,44 +431,36 @@ class CrmCsvConnector(Connector):
             handle = path.open(encoding=encoding, newline="")
         except OSError as err:
             raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
-        with handle:
-            try:
-                first_line = handle.readline()
-                handle.seek(0)
-                delimiter = str(config.get("delimiter") or sniff_delimiter(first_line))
-                reader = csv.reader(handle, delimiter=delimiter)
-                headers = next(reader, None)
-                if not headers:
-                    return
-                kind = _kind(config, headers)
-                plan = _plan(headers, kind, config.get("mapping"), config.get("preset"))
-                result = ParseResult()
-                line = reader.line_num
-                for cells in reader:
-                    start, line = line + 1, reader.line_num
-                    if not any(c.strip() for c in cells):
-                        continue
-                    if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers) :]):
-                        reason = (
-                            f"line {start} has {len(cells)} cells but the header has "
-                            f"{len(headers)} (is a value with {delimiter!r} unquoted?)"
-                        )
-                        result.rejected.append(Rejection(start, reason, cells))
-                    else:
-                        row = dict(zip(headers, cells, strict=False))
-                        _add_row(result, start, row, plan, kind, source, fallback_ts)
-                    if len(result.events) + len(result.rejected) >= batch_size:
-                        yield result
-                        result = ParseResult()
-                if result.events or result.rejected:
+        with handle, csv_read_errors(path, encoding=encoding):
+            first_line = handle.readline()
+            handle.seek(0)
+            delimiter = str(config.get("delimiter") or sniff_delimiter(first_line))
+            reader = csv.reader(handle, delimiter=delimiter)
+            headers = next(reader, None)
+            if not headers:
+                return
+            kind = _kind(config, headers)
+            plan = _plan(headers, kind, config.get("mapping"), config.get("preset"))
+            result = ParseResult()
+            line = reader.line_num
+            for cells in reader:
+                start, line = line + 1, reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) > len(headers) and any(c.strip() for c in cells[len(headers) :]):
+                    reason = (
+                        f"line {start} has {len(cells)} cells but the header has "
+                        f"{len(headers)} (is a value with {delimiter!r} unquoted?)"
+                    )
+                    result.rejected.append(Rejection(start, reason, cells))
+                else:
+                    row = dict(zip(headers, cells, strict=False))
+                    _add_row(result, start, row, plan, kind, source, fallback_ts)
+                if len(result.events) + len(result.rejected) >= batch_size:
                     yield result
-            except UnicodeDecodeError as err:
-                raise ConnectorError(
-                    f"{path.name} is not {encoding} text ({err.reason}); "
-                    "set config encoding, e.g. cp1251"
-                ) from err
-            except csv.Error as err:
-                raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
+                    result = ParseResult()
+            if result.events or result.rejected:
+                yield result
 
     def parse_payload(
         self,
@@ -479,10 +472,7 @@ class CrmCsvConnector(Connector):
     ) -> ParseResult:
         """A JSON array of row objects (header -> value), e.g. from an API import."""
         config = with_mapping_file(config or {})
-        try:
-            data = load_json(body)
-        except RecursionError as err:
-            raise ConnectorError("body is nested too deeply", code="invalid_json") from err
+        data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
         if not isinstance(data, list):
             raise ConnectorError("a CRM payload must be a JSON array of row objects")
         headers: list[str] = []

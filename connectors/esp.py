@@ -24,7 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, ConnectorError, ParseResult, Rejection, stable_message_id
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    ParseResult,
+    Rejection,
+    csv_read_errors,
+    stable_message_id,
+)
 from connectors.campaign import attribution_from_url
 from connectors.consent import with_consent
 from connectors.crm import parse_date, snake, sniff_delimiter
@@ -196,35 +203,27 @@ class EspCsvConnector(Connector):
             handle = path.open(encoding=encoding, newline="")
         except OSError as err:
             raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
-        with handle:
-            try:
-                first = handle.readline()
-                handle.seek(0)
-                delimiter = str(config.get("delimiter") or sniff_delimiter(first))
-                reader = csv.reader(handle, delimiter=delimiter)
-                headers = next(reader, None)
-                if not headers:
-                    return
-                kind, plan = _plan(headers, config)
-                result = ParseResult()
-                for cells in reader:
-                    line = reader.line_num
-                    if not any(c.strip() for c in cells):
-                        continue
-                    raw = dict(zip(headers, cells, strict=False))
-                    _add(result, line, raw, plan, kind, source=source, fallback=fallback)
-                    if len(result.events) + len(result.rejected) >= batch_size:
-                        yield result
-                        result = ParseResult()
-                if result.events or result.rejected:
+        with handle, csv_read_errors(path, encoding=encoding):
+            first = handle.readline()
+            handle.seek(0)
+            delimiter = str(config.get("delimiter") or sniff_delimiter(first))
+            reader = csv.reader(handle, delimiter=delimiter)
+            headers = next(reader, None)
+            if not headers:
+                return
+            kind, plan = _plan(headers, config)
+            result = ParseResult()
+            for cells in reader:
+                line = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                raw = dict(zip(headers, cells, strict=False))
+                _add(result, line, raw, plan, kind, source=source, fallback=fallback)
+                if len(result.events) + len(result.rejected) >= batch_size:
                     yield result
-            except UnicodeDecodeError as err:
-                raise ConnectorError(
-                    f"{path.name} is not {encoding} text ({err.reason}); "
-                    "set config encoding, e.g. cp1251"
-                ) from err
-            except csv.Error as err:
-                raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
+                    result = ParseResult()
+            if result.events or result.rejected:
+                yield result
 
     def parse_payload(
         self,

@@ -28,6 +28,7 @@ from connectors.base import (
     ConnectorError,
     ParseResult,
     Rejection,
+    csv_read_errors,
     load_json,
     stable_message_id,
 )
@@ -85,42 +86,37 @@ class GoogleAdsConversionsConnector(Connector):
             handle = path.open(encoding=str(config.get("encoding") or "utf-8-sig"), newline="")
         except OSError as err:
             raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
-        with handle:
-            try:
-                zone = _zone(config.get("timezone"))
-                reader = csv.reader(handle)
+        with handle, csv_read_errors(path, encoding="utf-8-sig"):
+            zone = _zone(config.get("timezone"))
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            while header is not None and header and header[0].startswith("Parameters:"):
+                for part in ",".join(header)[len("Parameters:") :].split(";"):
+                    name, _, value = part.partition("=")
+                    if name.strip().lower() == "timezone" and value.strip():
+                        zone = _zone(value.strip())
                 header = next(reader, None)
-                while header is not None and header and header[0].startswith("Parameters:"):
-                    for part in ",".join(header)[len("Parameters:") :].split(";"):
-                        name, _, value = part.partition("=")
-                        if name.strip().lower() == "timezone" and value.strip():
-                            zone = _zone(value.strip())
-                    header = next(reader, None)
-                if not header:
-                    return
-                plan = [COLUMNS.get(_key(h)) for h in header]
-                if "gclid" not in plan and "gbraid" not in plan and "wbraid" not in plan:
-                    raise ConnectorError(
-                        f"{path.name}: no Google Click ID column (expected 'Google Click ID' "
-                        "or gclid/gbraid/wbraid)"
-                    )
-                result = ParseResult()
-                for cells in reader:
-                    line = reader.line_num
-                    if not any(c.strip() for c in cells):
-                        continue
-                    row = {f: c.strip() for f, c in zip(plan, cells, strict=False) if f}
-                    raw = dict(zip(header, cells, strict=False))
-                    _add(result, line, row, raw, source=source, zone=zone)
-                    if len(result.events) + len(result.rejected) >= batch_size:
-                        yield result
-                        result = ParseResult()
-                if result.events or result.rejected:
+            if not header:
+                return
+            plan = [COLUMNS.get(_key(h)) for h in header]
+            if "gclid" not in plan and "gbraid" not in plan and "wbraid" not in plan:
+                raise ConnectorError(
+                    f"{path.name}: no Google Click ID column (expected 'Google Click ID' "
+                    "or gclid/gbraid/wbraid)"
+                )
+            result = ParseResult()
+            for cells in reader:
+                line = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue
+                row = {f: c.strip() for f, c in zip(plan, cells, strict=False) if f}
+                raw = dict(zip(header, cells, strict=False))
+                _add(result, line, row, raw, source=source, zone=zone)
+                if len(result.events) + len(result.rejected) >= batch_size:
                     yield result
-            except UnicodeDecodeError as err:
-                raise ConnectorError(f"{path.name} is not UTF-8 text ({err.reason})") from err
-            except csv.Error as err:
-                raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
+                    result = ParseResult()
+            if result.events or result.rejected:
+                yield result
 
     def parse_payload(
         self,

@@ -83,10 +83,7 @@ class WebConnector(Connector):
                 status_code=413,
                 code="payload_too_large",
             )
-        try:
-            data = load_json(body)
-        except RecursionError as err:
-            raise ConnectorError("body is nested too deeply", code="invalid_json") from err
+        data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
         if not isinstance(data, dict):
             raise ConnectorError("the body must be a JSON object")
 

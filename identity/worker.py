@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass
-from types import FrameType
 
 from kafka import KafkaProducer
 from sqlalchemy import Engine
@@ -23,6 +21,7 @@ from identity.service import ResolveResult, resolve_dirty
 from identity.streaming import SplinkScorer
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
+from kindred.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +48,7 @@ class IdentityWorker:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self.stop()
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        stop_on_signals(self.stop, name="identity worker")
 
     def run_once(self) -> ResolveResult:
         with unit_of_work(self.engine) as session:

@@ -13,11 +13,9 @@ current batch and exits.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
@@ -31,6 +29,7 @@ from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_consumer, make_producer, send_all
 from kindred.models import DeadLetter
+from kindred.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +179,7 @@ class IngestWorker:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            log.info("signal %s: finishing the current batch", signum)
-            self.stop()
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        stop_on_signals(self.stop, name="ingest worker")
 
     def run(self) -> Stats:
         cfg = self.config

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
 from kafka import KafkaProducer
@@ -29,6 +27,7 @@ from sqlalchemy.orm import Session
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
 from kindred.models import ProfilesCursor
+from kindred.signals import stop_on_signals
 from profiles.config import ProfilesConfig, load_config
 from profiles.materialise import (
     clear_stale,
@@ -214,11 +213,7 @@ class ProfilesWorker:
         self._stop.set()
 
     def install_signal_handlers(self) -> None:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self.stop()
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        stop_on_signals(self.stop, name="profiles worker")
 
     def config(self) -> ProfilesConfig:
         if self._config is None or time.monotonic() - self._config_at > 10:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from kindred import infra
 from kindred.db import make_engine
 from kindred.migrate import upgrade
+from kindred.runtime import Workers
 from kindred.settings import Settings
 
 TEMPLATE = "kindred_template"
@@ -110,3 +111,22 @@ def _fresh_settings_cache() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
+    """The ingest, identity and profiles workers in threads, on this test's topics."""
+    from kindred.runtime import build_workers
+
+    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def server(settings: Settings, engine: Engine) -> Iterator[str]:
+    """The API on a real socket; yields its base URL."""
+    from tests.helpers import live_server
+
+    with live_server(settings, engine) as url:
+        yield url

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -11,24 +9,11 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from kindred.runtime import Workers, build_workers
+from kindred.runtime import Workers
 from kindred.settings import Settings
-from tests.helpers import basic, bearer, live_server, make_api_key, make_source, message, wait_for
+from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
-    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
-    yield w
-    w.stop()
-
-
-@pytest.fixture
-def server(settings: Settings, engine: Engine) -> Iterator[str]:
-    with live_server(settings, engine) as url:
-        yield url
 
 
 def _profile_by(server: str, key: str, identifier: str, min_sources: int = 1) -> dict[str, object]:

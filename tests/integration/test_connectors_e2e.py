@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,25 +20,12 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from connectors.mailchimp import encode_form
-from kindred.runtime import Workers, build_workers
+from kindred.runtime import Workers
 from kindred.settings import Settings
 from tests.contract.samples import FB_LEAD
-from tests.helpers import basic, bearer, live_server, make_api_key, make_source, message, wait_for
+from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
-    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
-    yield w
-    w.stop()
-
-
-@pytest.fixture
-def server(settings: Settings, engine: Engine) -> Iterator[str]:
-    with live_server(settings, engine) as url:
-        yield url
 
 
 @pytest.fixture

@@ -5,31 +5,17 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
 from kindred.models import DeadLetter, Event, Touchpoint
-from kindred.runtime import Workers, build_workers
+from kindred.runtime import Workers
 from kindred.settings import Settings
-from tests.helpers import basic, bearer, live_server, make_api_key, make_source, message, wait_for
+from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
-    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
-    yield w
-    w.stop()
-
-
-@pytest.fixture
-def server(settings: Settings, engine: Engine) -> Iterator[str]:
-    with live_server(settings, engine) as url:
-        yield url
 
 
 def _count(engine: Engine, model: type) -> int:

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,16 +15,10 @@ from sqlalchemy import Engine
 from kindred.kafka import make_consumer
 from kindred.settings import Settings
 from profiles.worker import ProfilesWorker
-from tests.helpers import bearer, live_server, make_api_key, wait_for
+from tests.helpers import bearer, make_api_key, wait_for
 from tests.integration.test_profiles_pipeline import ev, feed, profile_of
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server(settings: Settings, engine: Engine) -> Iterator[str]:
-    with live_server(settings, engine) as url:
-        yield url
 
 
 def _people(engine: Engine, n: int) -> None:
