@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
-from kindred.models import ProfilesCursor
+from kindred.models import Profile, ProfilesCursor
 from kindred.signals import stop_on_signals
 from profiles.config import ProfilesConfig, load_config
 from profiles.materialise import (
@@ -76,6 +76,11 @@ def process_stale(
     session: Session, *, limit: int = 500, config: ProfilesConfig | None = None
 ) -> TickResult:
     result = TickResult()
+    # Lock order: the membership lock first, then profile rows (segment computes take them in
+    # the same order). The unlocked peek keeps idle ticks from queueing behind the lock.
+    if session.execute(select(Profile.id).where(Profile.stale.is_(True)).limit(1)).first() is None:
+        return result
+    lock_changes(session)
     batch = stale_batch(session, limit=limit)
     if not batch:
         return result
@@ -86,7 +91,6 @@ def process_stale(
         for pid, merged_into, deleted in batch
         if merged_into is not None or deleted
     ]
-    lock_changes(session)
     if gone:
         result.removed = remove_profiles(session, gone=gone)
         clear_stale(session, profile_ids=[g[0] for g in gone])
