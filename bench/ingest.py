@@ -269,7 +269,9 @@ def plain_kafka_phase(settings: Settings, payloads: list[bytes]) -> dict[str, An
     }
 
 
-def run(events: int = 50_000, *, latency_seconds: float = 10.0) -> dict[str, Any]:
+def run(
+    events: int = 50_000, *, latency_seconds: float = 10.0, ingest_workers: int = 1
+) -> dict[str, Any]:
     from kindred.demo.world import segment_events_for_bench
 
     batches = segment_events_for_bench(events, batch_size=100)
@@ -284,7 +286,7 @@ def run(events: int = 50_000, *, latency_seconds: float = 10.0) -> dict[str, Any
         )
         procs = [
             _spawn(["serve", "--port", str(port)], proc_env),
-            _spawn(["worker", "ingest"], proc_env),
+            *[_spawn(["worker", "ingest"], proc_env) for _ in range(ingest_workers)],
             _spawn(["worker", "identity"], proc_env),
         ]
         base = f"http://127.0.0.1:{port}"
@@ -311,6 +313,7 @@ def run(events: int = 50_000, *, latency_seconds: float = 10.0) -> dict[str, Any
     return {
         "benchmark": "ingest",
         "machine": {"cpus": os.cpu_count()},
+        "ingest_workers": ingest_workers,
         "throughput": tp,
         "event_to_profile_latency": lat,
         "plain_kafka_python": plain,

@@ -37,11 +37,15 @@ def ingest(
     latency_seconds: float = typer.Option(
         10.0, "--latency-seconds", help="duration of the 1,000 events/s latency run"
     ),
+    ingest_workers: int = typer.Option(
+        1, "--ingest-workers", help="ingest worker processes (one consumer group)", min=1, max=4
+    ),
 ) -> None:
     """Collector -> Kafka -> Postgres throughput, event -> profile latency, kafka-python ceiling."""
     from bench.ingest import run
 
-    typer.echo(json.dumps(run(events, latency_seconds=latency_seconds), indent=2))
+    doc = run(events, latency_seconds=latency_seconds, ingest_workers=ingest_workers)
+    typer.echo(json.dumps(doc, indent=2))
 
 
 @app.command("connectors")
