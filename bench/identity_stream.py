@@ -222,6 +222,13 @@ def run(*, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0) -> di
         "latency_p95_s": round(_pct(lat, 0.95), 3),
         "latency_max_s": round(lat[-1], 3) if lat else None,
         "latency_mean_s": round(statistics.fmean(lat), 3) if lat else None,
+        "latency_p95_s_by_kind": {
+            kind: round(
+                _pct(sorted(found[k] - committed[k] for k in found if labels[k] == kind), 0.95),
+                3,
+            )
+            for kind in sorted(set(labels.values()))
+        },
         "outcome_by_kind": outcome,
         "offered_by_kind": _count(labels),
         "targets": {"latency_p95_s": 1.0, "records_per_s": 1000},
