@@ -1067,3 +1067,28 @@ def _clear_dirty(session: Session, records: Sequence[DirtyRecord]) -> None:
         "WHERE source_records.id = v.id AND source_records.updated_at = v.at",
         {"id": [r.id for r in records], "at": [r.updated_at for r in records]},
     )
+
+
+def profile_conflict(session: Session, *, record_id: int, profile_id: uuid.UUID) -> str | None:
+    """Why ``record_id`` may not join ``profile_id`` (exclusive ids, ops cannot-links)."""
+    members = record_ids_of(session, profile_id)
+    mine: dict[str, str] = {}
+    theirs: dict[str, str] = {}
+    for rid, kind, value in session.execute(
+        select(Identifier.record_id, Identifier.type, Identifier.value).where(
+            in_ids(Identifier.record_id, [record_id, *members]),
+            Identifier.type.in_(EXCLUSIVE_TYPES),
+        )
+    ).all():
+        key = _exclusive_key(kind, value)
+        if key:
+            (mine if rid == record_id else theirs).setdefault(key[0], key[1])
+    for slot, value in mine.items():
+        if slot in theirs and theirs[slot] != value:
+            return f"conflicting {slot.split(':')[0]}: {value} vs {theirs[slot]}"
+    inside = set(members)
+    for _oid, kind, rec_a, rec_b in overrides_touching(session, [record_id]):
+        other = rec_b if rec_a == record_id else rec_a
+        if kind == "cannot_link" and other in inside:
+            return "ops cannot-link"
+    return None

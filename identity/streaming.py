@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from identity.batch import load_frame
 from identity.normalize import email_domain, is_free_mail_domain
 from identity.splink_model import predict_edges
-from kindred.models import SplinkModel
+from kindred.models import Profile, RecordLink, SplinkModel
 
 CANDIDATE_LIMIT = 50  # per blocking key value: huge blocks are generic, not evidence
 CANDIDATES_SQL = text(
@@ -154,3 +154,120 @@ class SplinkScorer:
             )
         self.stats["last_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return out
+
+
+# --------------------------------------------------------------------------- second stage
+
+
+@dataclass
+class RefineResult:
+    scored: int = 0
+    merged: int = 0
+    refused: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+PENDING_SQL = text(
+    """
+    SELECT l.record_id FROM record_links l
+    WHERE l.rule = 'new_record' AND NOT (l.evidence ? 'scored')
+      AND (SELECT count(*) FROM record_links o WHERE o.profile_id = l.profile_id) = 1
+    ORDER BY l.record_id LIMIT :lim
+    """
+)
+
+
+def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -> RefineResult:
+    """Stage two of streaming resolution: records that the deterministic pass left alone are
+    scored (outside the resolver lock: reads only), then each may merge into the profile of
+    its best edge (under the lock, re-checked: still alone, target still live, no
+    cannot-link or exclusive-id conflict). The older profile id survives, as for any merge."""
+    from identity.service import (
+        RESOLVER_LOCK,
+        ResolveResult,
+        _merge,
+        profile_conflict,
+        surviving_profile_id,
+    )
+    from kindred.db import unit_of_work
+
+    out = RefineResult()
+    with unit_of_work(engine) as session:
+        pending = list(session.execute(PENDING_SQL, {"lim": limit}).scalars())
+        if not pending:
+            return out
+        edges = scorer(session, pending)
+    best: dict[int, dict[str, Any]] = {}
+    for edge in edges:
+        current = best.get(edge["record_id"])
+        if current is None or edge["match_probability"] > current["match_probability"]:
+            best[edge["record_id"]] = edge
+    with unit_of_work(engine) as session:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+        result = ResolveResult()
+        for rid, edge in best.items():
+            mine = session.execute(
+                select(RecordLink.profile_id, RecordLink.rule).where(RecordLink.record_id == rid)
+            ).first()
+            theirs = session.execute(
+                select(RecordLink.profile_id).where(RecordLink.record_id == edge["candidate_id"])
+            ).scalar_one_or_none()
+            if mine is None or theirs is None or mine.rule != "new_record":
+                continue
+            target = surviving_profile_id(session, theirs)
+            if target is None or target == mine.profile_id:
+                continue
+            reason = profile_conflict(session, record_id=rid, profile_id=target)
+            item = {
+                "type": "splink",
+                "value": round(edge["match_probability"], 6),
+                "record_id": edge["candidate_id"],
+                "match_weight": round(edge["match_weight"], 3),
+                "comparisons": edge["comparisons"],
+                "model_version": edge.get("model_version"),
+            }
+            if reason is not None:
+                out.refused += 1
+                session.execute(
+                    update(RecordLink)
+                    .where(RecordLink.record_id == rid)
+                    .values(evidence={"shared": [], "blocked": [{**item, "reason": reason}]})
+                )
+                continue
+            created = dict(
+                session.execute(
+                    select(Profile.id, Profile.created_at).where(
+                        Profile.id.in_([target, mine.profile_id])
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            survivor, absorbed = sorted(
+                [target, mine.profile_id], key=lambda p: (created[p], str(p))
+            )
+            _merge(
+                session,
+                survivor,
+                absorbed,
+                cause="splink",
+                evidence={"record": rid, **item},
+                result=result,
+            )
+            session.execute(
+                update(RecordLink)
+                .where(RecordLink.record_id == rid)
+                .values(rule="splink", evidence={"shared": [item], "scored": True})
+            )
+            session.execute(update(Profile).where(Profile.id == survivor).values(stale=True))
+            out.merged += 1
+        session.execute(
+            text(
+                "UPDATE record_links SET evidence = evidence || '{\"scored\": true}'::jsonb "
+                "WHERE record_id = ANY(:ids) AND NOT (evidence ? 'scored')"
+            ),
+            {"ids": pending},
+        )
+        out.scored = len(pending)
+        out.changes = result.changes
+    return out

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from identity.accounts import link_profiles
 from identity.service import ResolveResult, resolve_dirty
-from identity.streaming import SplinkScorer
+from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
 from kindred.signals import stop_on_signals
@@ -51,14 +51,37 @@ class IdentityWorker:
         stop_on_signals(self.stop, name="identity worker")
 
     def run_once(self) -> ResolveResult:
+        """Stage one: deterministic links, at once (the model scores leftovers in stage two)."""
         with unit_of_work(self.engine) as session:
-            result = resolve_dirty(session, limit=self.config.batch_size, scorer=self.scorer)
+            result = resolve_dirty(session, limit=self.config.batch_size)
             if result.changed_profiles:
                 link_profiles(session, profile_ids=result.changed_profiles)
         self.resolved += result.records
         if result.changes:
             self._publish(result)
         return result
+
+    def refine_once(self) -> RefineResult:
+        """Stage two: score the records stage one left alone; merge the confident ones."""
+        assert self.scorer is not None
+        out = refine_singletons(self.engine, self.scorer)
+        if out.changes:
+            self._publish(ResolveResult(changes=out.changes))
+        return out
+
+    def _refine_loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                out = self.refine_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("identity scoring pass failed (attempt %d); retrying", failures)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            if out.scored == 0:
+                self._stop.wait(self.config.idle_sleep * 4)
 
     def _publish(self, result: ResolveResult) -> None:
         cfg = self.config
@@ -77,6 +100,12 @@ class IdentityWorker:
             log.exception("could not publish identity changes")
 
     def run(self) -> None:
+        refiner = None
+        if self.scorer is not None:
+            refiner = threading.Thread(
+                target=self._refine_loop, name="identity-refine", daemon=True
+            )
+            refiner.start()
         failures = 0
         while not self._stop.is_set():
             try:
@@ -89,5 +118,7 @@ class IdentityWorker:
                 continue
             if result.records == 0:
                 time.sleep(self.config.idle_sleep)
+        if refiner is not None:
+            refiner.join(30)
         if self._producer is not None:
             self._producer.close(timeout=5)

@@ -238,3 +238,44 @@ class TestModelCharts:
             f"/v1/identity/models/{out.model_version}/charts/nope", headers=bearer(key)
         )
         assert missing.status_code == 404
+
+
+class TestTwoStageStreaming:
+    def test_stage_two_merges_a_singleton_into_the_older_profile(self, engine: Engine) -> None:
+        from identity.streaming import SplinkScorer, refine_singletons
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        ann = _profile(engine, "user:u-ann")
+        lead = parse_event(
+            {
+                "messageId": "late-lead-2",
+                "source": "fb",
+                "channel": "ads",
+                "type": "identify",
+                "recordKey": "lead:fb:78",
+                "traits": {
+                    "first_name": "Annabel",
+                    "last_name": "Kowalski",
+                    "email": "annabel.kowalski@yahoo.com",
+                    "company": "Northwind",
+                    "city": "Portland",
+                },
+            }
+        )
+        with unit_of_work(engine) as session:
+            persist_events(session, [lead])
+            resolve_dirty(session)  # stage one: no shared identifier, so a profile of its own
+        alone = _profile(engine, "lead:fb:78")
+        assert alone != ann
+        out = refine_singletons(engine, SplinkScorer())
+        assert out.scored >= 1 and out.merged == 1  # the other singletons are scored once too
+        assert _profile(engine, "lead:fb:78") == ann
+        with Session(engine) as session:
+            merged_into = session.execute(
+                select(Profile.merged_into).where(Profile.id == alone)
+            ).scalar_one()
+        assert merged_into == ann  # the short-lived id keeps answering with the person
+        # nothing left to score: a second pass is a no-op
+        assert refine_singletons(engine, SplinkScorer()).scored == 0
