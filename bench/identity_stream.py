@@ -7,8 +7,9 @@ records already stored.
 2. New records arrive at ``rate`` per second for ``seconds`` (written the way the ingest
    worker writes them): half are known people from a new source (deterministic link by
    email), half are known people with a new personal email and no shared identifier (only the
-   model can link them), and a few are strangers. The identity worker runs with the
-   probabilistic scorer; latency is measured from the commit of a record to its link.
+   model can link them), and a few are strangers. The identity worker runs both stages;
+   latency is measured from the commit of a record to its final link (for records only the
+   model can link: after stage two merged them; for strangers: after stage two scored them).
 """
 
 from __future__ import annotations
@@ -241,7 +242,9 @@ def _poll(
     now = time.perf_counter()
     rows = conn.execute(
         "SELECT r.record_key FROM record_links l JOIN source_records r ON r.id = l.record_id "
-        "WHERE r.source = 'leads' AND NOT r.dirty"
+        "WHERE r.source = 'leads' AND NOT r.dirty "
+        # final only: linked by a rule, or left alone after the model had its say
+        "AND (l.rule <> 'new_record' OR l.evidence ? 'scored')"
     ).fetchall()
     for (key,) in rows:
         if key in committed and key not in found:
