@@ -141,7 +141,9 @@ def _new_record(n: int, stored: int, rng: random.Random) -> tuple[Event, str, in
     return ev, label, i
 
 
-def run(*, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0) -> dict[str, Any]:
+def run(
+    *, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0, two_stage: bool = False
+) -> dict[str, Any]:
     with bench_environment() as env:
         engine = make_engine(env.database_url)
         t0 = time.perf_counter()
@@ -163,7 +165,9 @@ def run(*, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0) -> di
             trained = train(session)
         train_s = time.perf_counter() - t0
 
-        worker = IdentityWorker(IdentityConfig(batch_size=2000, idle_sleep=0.02), engine)
+        worker = IdentityWorker(
+            IdentityConfig(batch_size=2000, idle_sleep=0.02, two_stage=two_stage), engine
+        )
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         rng = random.Random(5)
@@ -209,6 +213,7 @@ def run(*, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0) -> di
     return {
         "benchmark": "identity-stream",
         "stored_records": 2 * stored,
+        "two_stage": two_stage,
         "setup": {
             "load_s": round(load_s, 1),
             "resolve_s": round(resolve_s, 1),

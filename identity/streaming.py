@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from identity.batch import load_frame
@@ -167,6 +167,7 @@ class RefineResult:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
+APPLY_CHUNK = 100
 PENDING_SQL = text(
     """
     SELECT l.record_id FROM record_links l
@@ -202,65 +203,88 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
         current = best.get(edge["record_id"])
         if current is None or edge["match_probability"] > current["match_probability"]:
             best[edge["record_id"]] = edge
+    accepted = sorted(best)
     with unit_of_work(engine) as session:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
-        result = ResolveResult()
-        for rid, edge in best.items():
-            mine = session.execute(
-                select(RecordLink.profile_id, RecordLink.rule).where(RecordLink.record_id == rid)
-            ).first()
-            theirs = session.execute(
-                select(RecordLink.profile_id).where(RecordLink.record_id == edge["candidate_id"])
-            ).scalar_one_or_none()
-            if mine is None or theirs is None or mine.rule != "new_record":
-                continue
-            target = surviving_profile_id(session, theirs)
-            if target is None or target == mine.profile_id:
-                continue
-            reason = profile_conflict(session, record_id=rid, profile_id=target)
-            item = {
-                "type": "splink",
-                "value": round(edge["match_probability"], 6),
-                "record_id": edge["candidate_id"],
-                "match_weight": round(edge["match_weight"], 3),
-                "comparisons": edge["comparisons"],
-                "model_version": edge.get("model_version"),
-            }
-            if reason is not None:
-                out.refused += 1
+        mine = {
+            rid: (pid, rule)
+            for rid, pid, rule in session.execute(
+                select(RecordLink.record_id, RecordLink.profile_id, RecordLink.rule).where(
+                    RecordLink.record_id.in_(accepted)
+                )
+            ).all()
+        }
+        theirs = dict(
+            session.execute(
+                select(RecordLink.record_id, func.coalesce(Profile.merged_into, Profile.id))
+                .join(Profile, Profile.id == RecordLink.profile_id)
+                .where(RecordLink.record_id.in_([best[r]["candidate_id"] for r in accepted]))
+            )
+            .tuples()
+            .all()
+        )
+    # Apply in small transactions: the resolver lock is held briefly, so stage one (strong-id
+    # links) keeps flowing while the model's merges are written.
+    for start in range(0, len(accepted), APPLY_CHUNK):
+        chunk = accepted[start : start + APPLY_CHUNK]
+        with unit_of_work(engine) as session:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+            result = ResolveResult()
+            for rid in chunk:
+                edge = best[rid]
+                own = mine.get(rid)
+                target = theirs.get(edge["candidate_id"])
+                if own is None or target is None or own[1] != "new_record" or target == own[0]:
+                    continue
+                now_pid = session.execute(
+                    select(RecordLink.profile_id).where(RecordLink.record_id == rid)
+                ).scalar_one_or_none()
+                target = surviving_profile_id(session, target)
+                if now_pid != own[0] or target is None or target == now_pid:
+                    continue  # stage one moved it meanwhile: its evidence wins
+                reason = profile_conflict(session, record_id=rid, profile_id=target)
+                item = {
+                    "type": "splink",
+                    "value": round(edge["match_probability"], 6),
+                    "record_id": edge["candidate_id"],
+                    "match_weight": round(edge["match_weight"], 3),
+                    "comparisons": edge["comparisons"],
+                    "model_version": edge.get("model_version"),
+                }
+                if reason is not None:
+                    out.refused += 1
+                    session.execute(
+                        update(RecordLink)
+                        .where(RecordLink.record_id == rid)
+                        .values(evidence={"shared": [], "blocked": [{**item, "reason": reason}]})
+                    )
+                    continue
+                created = dict(
+                    session.execute(
+                        select(Profile.id, Profile.created_at).where(
+                            Profile.id.in_([target, now_pid])
+                        )
+                    )
+                    .tuples()
+                    .all()
+                )
+                survivor, absorbed = sorted([target, now_pid], key=lambda p: (created[p], str(p)))
+                _merge(
+                    session,
+                    survivor,
+                    absorbed,
+                    cause="splink",
+                    evidence={"record": rid, **item},
+                    result=result,
+                )
                 session.execute(
                     update(RecordLink)
                     .where(RecordLink.record_id == rid)
-                    .values(evidence={"shared": [], "blocked": [{**item, "reason": reason}]})
+                    .values(rule="splink", evidence={"shared": [item], "scored": True})
                 )
-                continue
-            created = dict(
-                session.execute(
-                    select(Profile.id, Profile.created_at).where(
-                        Profile.id.in_([target, mine.profile_id])
-                    )
-                )
-                .tuples()
-                .all()
-            )
-            survivor, absorbed = sorted(
-                [target, mine.profile_id], key=lambda p: (created[p], str(p))
-            )
-            _merge(
-                session,
-                survivor,
-                absorbed,
-                cause="splink",
-                evidence={"record": rid, **item},
-                result=result,
-            )
-            session.execute(
-                update(RecordLink)
-                .where(RecordLink.record_id == rid)
-                .values(rule="splink", evidence={"shared": [item], "scored": True})
-            )
-            session.execute(update(Profile).where(Profile.id == survivor).values(stale=True))
-            out.merged += 1
+                session.execute(update(Profile).where(Profile.id == survivor).values(stale=True))
+                out.merged += 1
+            out.changes.extend(result.changes)
+    with unit_of_work(engine) as session:
         session.execute(
             text(
                 "UPDATE record_links SET evidence = evidence || '{\"scored\": true}'::jsonb "
@@ -268,6 +292,5 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
             ),
             {"ids": pending},
         )
-        out.scored = len(pending)
-        out.changes = result.changes
+    out.scored = len(pending)
     return out

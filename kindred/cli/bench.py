@@ -74,11 +74,13 @@ def identity_stream(
     stored: int = typer.Option(100_000, "--stored", help="people stored first (2 records each)"),
     rate: int = typer.Option(1000, "--rate", help="new records per second"),
     seconds: float = typer.Option(10.0, "--seconds", help="duration of the streaming run"),
+    two_stage: bool = typer.Option(False, "--two-stage", help="score leftovers in stage two"),
 ) -> None:
     """Streaming resolution: latency from commit to linked profile, with records stored."""
     from bench.identity_stream import run
 
-    typer.echo(json.dumps(run(stored=stored, rate=rate, seconds=seconds), indent=2))
+    doc = run(stored=stored, rate=rate, seconds=seconds, two_stage=two_stage)
+    typer.echo(json.dumps(doc, indent=2))
 
 
 @app.command("identity-batch")
