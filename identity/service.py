@@ -539,14 +539,7 @@ def resolve_dirty(
     for rid, edge in probable.items():
         target = node(edge["candidate_id"])
         reason = uf.conflict(("r", rid), target)
-        item = {
-            "type": "splink",
-            "value": round(edge["match_probability"], 6),
-            "record_id": edge["candidate_id"],
-            "match_weight": round(edge["match_weight"], 3),
-            "comparisons": edge["comparisons"],
-            "model_version": edge.get("model_version"),
-        }
+        item = splink_evidence(edge)
         if reason is not None:
             blocked[rid].append({**item, "reason": reason})
             continue
@@ -1092,3 +1085,15 @@ def profile_conflict(session: Session, *, record_id: int, profile_id: uuid.UUID)
         if kind == "cannot_link" and other in inside:
             return "ops cannot-link"
     return None
+
+
+def splink_evidence(edge: dict[str, Any]) -> dict[str, Any]:
+    """How a model edge is recorded as link evidence (shown by /explain)."""
+    return {
+        "type": "splink",
+        "value": round(edge["match_probability"], 6),
+        "record_id": edge["candidate_id"],
+        "match_weight": round(edge["match_weight"], 3),
+        "comparisons": edge["comparisons"],
+        "model_version": edge.get("model_version"),
+    }

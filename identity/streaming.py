@@ -188,6 +188,7 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
         ResolveResult,
         _merge,
         profile_conflict,
+        splink_evidence,
         surviving_profile_id,
     )
     from kindred.db import unit_of_work
@@ -242,14 +243,7 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
                 if now_pid != own[0] or target is None or target == now_pid:
                     continue  # stage one moved it meanwhile: its evidence wins
                 reason = profile_conflict(session, record_id=rid, profile_id=target)
-                item = {
-                    "type": "splink",
-                    "value": round(edge["match_probability"], 6),
-                    "record_id": edge["candidate_id"],
-                    "match_weight": round(edge["match_weight"], 3),
-                    "comparisons": edge["comparisons"],
-                    "model_version": edge.get("model_version"),
-                }
+                item = splink_evidence(edge)
                 if reason is not None:
                     out.refused += 1
                     session.execute(

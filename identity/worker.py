@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
@@ -74,19 +74,20 @@ class IdentityWorker:
             self._publish(ResolveResult(changes=out.changes))
         return out
 
-    def _refine_loop(self) -> None:
+    def _loop(self, step: Callable[[], bool], *, what: str, idle: float) -> None:
+        """Run ``step`` until stopped; it returns whether it found work. Failures back off."""
         failures = 0
         while not self._stop.is_set():
             try:
-                out = self.refine_once()
+                busy = step()
                 failures = 0
             except Exception:
                 failures += 1
-                log.exception("identity scoring pass failed (attempt %d); retrying", failures)
+                log.exception("%s failed (attempt %d); retrying", what, failures)
                 self._stop.wait(min(30.0, 0.5 * 2**failures))
                 continue
-            if out.scored == 0:
-                self._stop.wait(self.config.idle_sleep * 4)
+            if not busy:
+                self._stop.wait(idle)
 
     def _publish(self, result: ResolveResult) -> None:
         cfg = self.config
@@ -108,21 +109,18 @@ class IdentityWorker:
         refiner = None
         if self.scorer is not None and self.config.two_stage:
             refiner = threading.Thread(
-                target=self._refine_loop, name="identity-refine", daemon=True
+                target=self._loop,
+                args=(lambda: self.refine_once().scored > 0,),
+                kwargs={"what": "identity scoring pass", "idle": self.config.idle_sleep * 4},
+                name="identity-refine",
+                daemon=True,
             )
             refiner.start()
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                result = self.run_once()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("identity pass failed (attempt %d); retrying", failures)
-                self._stop.wait(min(30.0, 0.5 * 2**failures))
-                continue
-            if result.records == 0:
-                time.sleep(self.config.idle_sleep)
+        self._loop(
+            lambda: self.run_once().records > 0,
+            what="identity pass",
+            idle=self.config.idle_sleep,
+        )
         if refiner is not None:
             refiner.join(30)
         if self._producer is not None:
