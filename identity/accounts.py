@@ -18,6 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -169,17 +170,29 @@ def _account_index(session: Session, *, fresh: bool) -> _AccountIndex:
     return index
 
 
+@lru_cache(maxsize=200_000)
+def _corporate_domain(email: str) -> str | None:
+    dom = email_domain(normalise_email(email))
+    return dom if dom and not is_free_mail_domain(dom) else None
+
+
+@lru_cache(maxsize=200_000)
+def _company_key(company: str) -> str | None:
+    return normalise_company(company)
+
+
 def link_profiles(
     session: Session, *, profile_ids: Collection[uuid.UUID] | None = None
 ) -> AccountResult:
     """Choose each profile's account (all live profiles when ``profile_ids`` is None)."""
     result = AccountResult()
     query = (
-        select(
+        select(  # only the fields that decide (whole trait documents are large)
             RecordLink.profile_id,
             SourceRecord.account_key,
-            SourceRecord.traits,
-            SourceRecord.external_ids,
+            SourceRecord.traits["email"],
+            SourceRecord.traits["company"],
+            SourceRecord.external_ids["email"],
         )
         .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
         .where(SourceRecord.deleted.is_(False))
@@ -205,14 +218,14 @@ def link_profiles(
     by_domain, by_name = index.by_domain, index.by_name
 
     evidence: dict[uuid.UUID, list[tuple[str, uuid.UUID | str, str]]] = defaultdict(list)
-    for pid, account_key, traits, external_ids in rows:
-        traits = traits or {}
+    for pid, account_key, trait_email, trait_company, other_emails in rows:
+        traits = {"email": trait_email, "company": trait_company}
         if account_key and account_key in keys:
             evidence[pid].append(("association", keys[account_key], account_key))
-        emails = [*(external_ids or {}).get("email", []), traits.get("email")]
+        emails = [*(other_emails if isinstance(other_emails, list) else []), trait_email]
         for email in emails:
-            dom = email_domain(normalise_email(email)) if isinstance(email, str) else None
-            if dom and not is_free_mail_domain(dom):
+            dom = _corporate_domain(email) if isinstance(email, str) else None
+            if dom:
                 if dom in by_domain:
                     evidence[pid].append(("email_domain", by_domain[dom], dom))
                 else:
@@ -220,7 +233,7 @@ def link_profiles(
         company = traits.get("company")
         if isinstance(company, dict):
             company = company.get("name")
-        name = normalise_company(company) if isinstance(company, str) else None
+        name = _company_key(company) if isinstance(company, str) else None
         if name and name in by_name:
             evidence[pid].append(("company_name", by_name[name], str(company)))
 
