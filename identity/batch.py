@@ -54,6 +54,13 @@ FIELD_SQL = {
 }
 
 
+#: like the streaming upsert, but the batch's Splink evidence is merged into what the link
+#: already records (shared identifiers, overrides) by PostgreSQL, not read back into Python
+MERGE_LINKS = UPSERT_LINKS.replace(
+    "evidence = EXCLUDED.evidence", "evidence = record_links.evidence || EXCLUDED.evidence"
+)
+
+
 @dataclass
 class BatchResult:
     records: int = 0
@@ -431,25 +438,15 @@ def _reconcile(
             rows.append((rid, pid))
     out.moved_records = sum(1 for rid, pid in rows if current.get(rid) != pid)
     if rows:
-        old = dict(
-            session.execute(
-                select(RecordLink.record_id, RecordLink.evidence).where(
-                    in_ids(RecordLink.record_id, [r for r, _ in rows])
-                )
-            )
-            .tuples()
-            .all()
-        )
         execute_arrays(
             session,
-            UPSERT_LINKS,
+            MERGE_LINKS,
             {
                 "record_id": [r for r, _ in rows],
                 "profile_id": [p for _, p in rows],
                 "rule": ["splink" if r in splink else "shared_identifier" for r, _ in rows],
                 "evidence": [
-                    json.dumps({**(old.get(r) or {}), "splink": splink.get(r, [])}, default=str)
-                    for r, _ in rows
+                    json.dumps({"splink": splink.get(r, [])}, default=str) for r, _ in rows
                 ],
                 "model_version": [out.model_version for _ in rows],
             },
