@@ -109,7 +109,8 @@ class WebConnector(Connector):
                     Rejection(index, f"batch[{index}]: a message must be a JSON object", message)
                 )
                 continue
-            size = len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode())
+            compact = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+            size = len(compact.encode("utf-8", "surrogatepass"))
             if size > MAX_MESSAGE_BYTES:
                 reason = f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES // 1024} KB"
                 result.rejected.append(Rejection(index, reason, message))
@@ -184,7 +185,10 @@ def _correct_timestamp(out: dict[str, Any], received_at: datetime) -> None:
     if sent_at is None:
         out["timestamp"] = client_ts
         return
-    out["timestamp"] = received_at - (sent_at - client_ts)
+    try:
+        out["timestamp"] = received_at - (sent_at - client_ts)
+    except OverflowError:  # a clock at year 1 or 9999: validation refuses it, naming the field
+        out["timestamp"] = client_ts
     if out.get("originalTimestamp") is None:
         out["originalTimestamp"] = raw_client_ts
 

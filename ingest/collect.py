@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Connector, ConnectorError, Rejection
 from ingest.events import Event
 from ingest.producer import EventPublisher
+from kindred.dberrors import storable_text
 from kindred.models import ConnectorDeadLetter, DeadLetter, Source
 
 MAX_STORED_PAYLOAD = 100_000
@@ -37,10 +38,6 @@ class AcceptResult:
 
     def rejections_json(self) -> list[dict[str, Any]]:
         return [{"index": r.index, "reason": r.reason} for r in self.rejected]
-
-
-def _clean(text: str) -> str:
-    return text.replace("\x00", "\\x00")
 
 
 def _bump_rejected(session: Session, *, source: str, count: int) -> None:
@@ -68,8 +65,8 @@ def record_rejections(
         payload = r.raw if isinstance(r.raw, str) else json.dumps(r.raw, default=str)
         letter = DeadLetter(
             source=source,
-            reason=_clean(f"item {r.index}: {r.reason}"),
-            payload=_clean(payload[:MAX_STORED_PAYLOAD]),
+            reason=storable_text(f"item {r.index}: {r.reason}"),
+            payload=storable_text(payload[:MAX_STORED_PAYLOAD]),
         )
         session.add(letter)
         letters.append(letter)
@@ -99,8 +96,8 @@ def record_payload_failure(
     original body, counted against the source."""
     letter = DeadLetter(
         source=source,
-        reason=_clean(f"payload: {reason}"),
-        payload=_clean(body[:MAX_STORED_PAYLOAD].decode("utf-8", errors="backslashreplace")),
+        reason=storable_text(f"payload: {reason}"),
+        payload=storable_text(body[:MAX_STORED_PAYLOAD].decode("utf-8", errors="backslashreplace")),
     )
     session.add(letter)
     session.flush()

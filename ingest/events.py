@@ -11,13 +11,74 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 EventType = Literal["identify", "track", "page", "screen", "group", "alias"]
 Channel = Literal["web", "email", "crm", "ads", "support"]
 CHANNELS: tuple[str, ...] = ("web", "email", "crm", "ads", "support")
 
 MAX_ID_LENGTH = 200
+
+#: event times outside this range are refused (a device clock at year 1 or 9999 is not a time
+#: the journey, recency or decay can use, and date arithmetic on them overflows)
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+#: ``model_validate_json`` context for bytes already known to hold no ``\u0000`` escape (the
+#: JSON parser itself refuses unpaired surrogates), so the text walk can be skipped
+_TEXT_CHECKED = {"text_checked": True}
+
+
+def unstorable_text(value: Any, path: str = "event") -> str | None:
+    """Where ``value`` (any JSON-like data) holds text PostgreSQL cannot store, as a reason
+    naming the field, or None. PostgreSQL text and JSONB refuse U+0000 (NUL) and text that is
+    not valid UTF-8 (unpaired surrogates such as ``\ud800``); the rule is to refuse the
+    message with this reason rather than to alter the customer's data silently."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return f"{where}: {problem}"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and (problem := _text_problem(key)):
+                    return f"{where}: a key {problem}"
+                stack.append((f"{where}.{key}", sub))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}[{i}]", sub) for i, sub in enumerate(item))
+        elif isinstance(item, BaseModel):
+            stack.extend((f"{where}.{k}", v) for k, v in _fields_of(item).items())
+    return None
+
+
+def _fields_of(model: BaseModel) -> dict[str, Any]:
+    """A model's values by their wire names (``userId``, not ``user_id``), extras included."""
+    fields = type(model).model_fields
+    named = {(fields[k].alias or k) if k in fields else k: v for k, v in model.__dict__.items()}
+    return {**named, **(model.__pydantic_extra__ or {})}
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which cannot be stored"
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(text[err.start])
+        return f"contains an unpaired surrogate (U+{code:04X}), which is not valid Unicode text"
+    return None
 
 
 class _Open(BaseModel):
@@ -109,7 +170,7 @@ class Event(BaseModel):
         return {} if v is None else v
 
     @model_validator(mode="after")
-    def _check_call(self) -> Event:
+    def _check_call(self, info: ValidationInfo) -> Event:
         if self.type == "track" and not self.event:
             raise ValueError("a track call needs `event` (the name of the action)")
         if self.type == "alias" and not (self.previous_id and self.user_id):
@@ -121,7 +182,18 @@ class Event(BaseModel):
         for name in ("timestamp", "original_timestamp", "sent_at", "received_at"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
-                setattr(self, name, value.replace(tzinfo=UTC))
+                value = value.replace(tzinfo=UTC)
+                setattr(self, name, value)
+            if value is not None and not (EARLIEST_TIME <= value < LATEST_TIME):
+                field = self.model_fields[name].alias or name
+                raise ValueError(
+                    f"`{field}` {value.isoformat()} is outside the supported range "
+                    f"{EARLIEST_TIME.year}-{LATEST_TIME.year - 1}; send the real time of the event"
+                )
+        if not (info.context or {}).get("text_checked"):
+            problem = unstorable_text(_fields_of(self), "")
+            if problem:
+                raise ValueError(problem.lstrip("."))
         return self
 
     # ----------------------------------------------------------------- derived values
@@ -184,8 +256,9 @@ class InvalidEvent(ValueError):
 def describe_validation_error(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "event"
-        parts.append(f"{loc}: {e['msg']}")
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
 
@@ -199,7 +272,8 @@ def parse_event(data: dict[str, Any]) -> Event:
 def event_from_bytes(raw: bytes) -> Event:
     """Parse and validate in one pass (pydantic-core reads the JSON itself)."""
     try:
-        return Event.model_validate_json(raw)
+        checked = b"\\u0000" not in raw
+        return Event.model_validate_json(raw, context=_TEXT_CHECKED if checked else None)
     except ValidationError as err:
         kinds = {e["type"] for e in err.errors()}
         if "json_invalid" in kinds:

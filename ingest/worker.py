@@ -21,12 +21,12 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
 
 from ingest.events import Event, InvalidEvent, event_from_bytes
 from ingest.service import persist_events
 from kindred.db import unit_of_work
+from kindred.dberrors import describe, is_transient, storable_text
 from kindred.kafka import ensure_topics, make_consumer, make_producer, send_all
 from kindred.models import DeadLetter
 from kindred.signals import stop_on_signals
@@ -84,7 +84,12 @@ def _source_hint(raw: bytes) -> str | None:
 
 
 def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
-    """Validate and persist one poll batch inside the caller's transaction."""
+    """Validate and persist one poll batch inside the caller's transaction.
+
+    Whatever the database (or our own code) refuses in a write isolates the events that cause
+    it by bisection, each attempt in its own savepoint: exactly those are dead-lettered with
+    the reason and the rest is written in the same pass. Outages (a lost connection, a
+    deadlock) are not the events' fault: they propagate so that the whole batch is retried."""
     outcome = BatchOutcome()
     good: list[tuple[Any, Event]] = []
     for msg in messages:
@@ -92,36 +97,15 @@ def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
             good.append((msg, event_from_bytes(msg.value)))
         except InvalidEvent as err:
             outcome.dead.append(_letter(msg, err.reason))
-    try:
-        with session.begin_nested():
-            res = persist_events(
-                session, [ev for _, ev in good], raw=[msg.value for msg, _ in good]
-            )
-        outcome.persisted, outcome.duplicates = res.inserted, res.duplicates
-    except (DBAPIError, StatementError):
-        # One bad event (e.g. a NUL byte Postgres refuses) must not block its siblings:
-        # retry one by one, each in its own savepoint, and dead-letter the failures.
-        log.warning("batch write failed; retrying %d events one by one", len(good))
-        for msg, ev in good:
-            try:
-                with session.begin_nested():
-                    res = persist_events(session, [ev], raw=[msg.value])
-                outcome.persisted += res.inserted
-                outcome.duplicates += res.duplicates
-            except (DBAPIError, StatementError) as err:
-                detail = str(getattr(err, "orig", None) or err)[:300]
-                reason = f"database rejected the event: {detail}"
-                outcome.dead.append(_letter(msg, reason))
+    _persist_isolating(session, good, outcome)
     if outcome.dead:
         session.execute(
             pg_insert(DeadLetter).on_conflict_do_nothing(),
             [
                 {
                     "source": d.source,
-                    "reason": d.reason.replace("\x00", "\\x00"),
-                    "payload": d.raw.decode("utf-8", errors="backslashreplace").replace(
-                        "\x00", "\\x00"
-                    ),
+                    "reason": d.reason,
+                    "payload": storable_text(d.raw.decode("utf-8", errors="backslashreplace")),
                     "topic": d.topic,
                     "partition": d.partition,
                     "offset": d.offset,
@@ -132,9 +116,42 @@ def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
     return outcome
 
 
+def _persist_isolating(
+    session: Session, items: Sequence[tuple[Any, Event]], outcome: BatchOutcome
+) -> None:
+    if not items:
+        return
+    try:
+        with session.begin_nested():
+            res = persist_events(session, [ev for _, ev in items], raw=[m.value for m, _ in items])
+    except Exception as err:
+        if is_transient(err):
+            raise
+        if len(items) == 1:
+            msg = items[0][0]
+            log.warning("event at %s:%s:%s refused: %s", msg.topic, msg.partition, msg.offset, err)
+            outcome.dead.append(_letter(msg, f"database rejected the event: {describe(err)}"))
+            return
+        log.warning("batch write of %d events failed (%s); isolating", len(items), describe(err))
+        half = len(items) // 2
+        _persist_isolating(session, items[:half], outcome)
+        _persist_isolating(session, items[half:], outcome)
+        return
+    outcome.persisted += res.inserted
+    outcome.duplicates += res.duplicates
+
+
 def _letter(msg: Any, reason: str) -> Letter:
     raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
-    return Letter(raw, reason, msg.topic, msg.partition, msg.offset, _source_hint(raw))
+    source = _source_hint(raw)
+    return Letter(
+        raw,
+        storable_text(reason),
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        storable_text(source)[:200] if source else None,
+    )
 
 
 def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: Sequence[Letter]) -> None:
