@@ -39,6 +39,7 @@ from kindred.models import (
     SourceRecord,
 )
 from kindred.models.identity import IdentityOverride
+from kindred.quarantine import KIND_RECORD, not_quarantined
 
 INSERT_IDENTIFIERS = (
     "INSERT INTO identifiers (record_id, type, link_type, value, raw_value) "
@@ -132,6 +133,15 @@ class ResolveResult:
     changed_profiles: set[uuid.UUID] = field(default_factory=set)
     changes: list[dict[str, Any]] = field(default_factory=list)
     generic: list[dict[str, Any]] = field(default_factory=list)
+
+    def absorb(self, other: ResolveResult) -> None:
+        """Add the outcome of another pass (or part of one) to this one."""
+        self.records += other.records
+        self.new_profiles += other.new_profiles
+        self.merges += other.merges
+        self.changed_profiles |= other.changed_profiles
+        self.changes.extend(other.changes)
+        self.generic.extend(other.generic)
 
 
 class _UnionFind:
@@ -356,30 +366,51 @@ def _profiles_holding(session: Session, flagged: list[dict[str, Any]]) -> set[uu
 Scorer = Callable[[Session, list[int]], list[dict[str, Any]]]
 
 
+def lock_resolver(session: Session) -> None:
+    """Take the resolver lock for this transaction (one resolver writes the graph at a time).
+    Re-entrant: taking it again in the same transaction is free."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+
+
+def _dirty_selection(limit: int, record_ids: Sequence[int] | None) -> Any:
+    """Dirty records, oldest id first, skipping quarantined ones: an index scan of the partial
+    ``ix_source_records_dirty`` with an anti-join probe of the quarantine unique index."""
+    query = select(
+        SourceRecord.id,
+        SourceRecord.source,
+        SourceRecord.external_ids,
+        SourceRecord.updated_at,
+        SourceRecord.record_key,
+    ).where(SourceRecord.dirty.is_(True), not_quarantined(KIND_RECORD, SourceRecord.id))
+    if record_ids is not None:
+        query = query.where(in_ids(SourceRecord.id, record_ids))
+    return query.order_by(SourceRecord.id).limit(limit)
+
+
+def dirty_record_ids(session: Session, *, limit: int = 5000) -> list[int]:
+    """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take."""
+    return [row[0] for row in session.execute(_dirty_selection(limit, None)).all()]
+
+
 def resolve_dirty(
-    session: Session, *, limit: int = 5000, scorer: Scorer | None = None
+    session: Session,
+    *,
+    limit: int = 5000,
+    scorer: Scorer | None = None,
+    record_ids: Sequence[int] | None = None,
 ) -> ResolveResult:
     """Resolve up to ``limit`` dirty source records. The caller commits.
+
+    ``record_ids``: resolve only those of these records that are still dirty (the identity
+    worker isolates a failing record this way). Quarantined records are never taken.
 
     ``scorer`` (e.g. ``identity.streaming.SplinkScorer``) scores records that found no
     deterministic link against candidates; each such record may join the one profile of its
     best edge, under the same guardrails as deterministic links."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
-    records = [
-        DirtyRecord(*row)
-        for row in session.execute(
-            select(
-                SourceRecord.id,
-                SourceRecord.source,
-                SourceRecord.external_ids,
-                SourceRecord.updated_at,
-                SourceRecord.record_key,
-            )
-            .where(SourceRecord.dirty.is_(True))
-            .order_by(SourceRecord.id)
-            .limit(limit)
-        ).all()
-    ]
+    lock_resolver(session)
+    if record_ids is not None:
+        limit = len(record_ids)
+    records = [DirtyRecord(*row) for row in session.execute(_dirty_selection(limit, record_ids))]
     objects = [r for r in records if r.record_key.startswith(NON_PERSON_PREFIXES)]
     if objects:
         # deals and other business objects carry events but are not people: never profiles

@@ -15,12 +15,21 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from identity.accounts import link_profiles
-from identity.service import ResolveResult, resolve_dirty
+from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_dirty
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
+from kindred.quarantine import (
+    DEFAULT_MAX_ATTEMPTS,
+    KIND_RECORD,
+    clear_failures,
+    has_pending_failures,
+    quarantine_failures,
+    run_isolated,
+)
 from kindred.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,9 @@ class IdentityConfig:
     #: score leftovers in a second stage (deterministic links are then never held up by the
     #: model); off by default until it beats the single stage in `bench identity-stream`
     two_stage: bool = False
+    #: a record whose resolution fails this many passes in a row is quarantined (skipped
+    #: until released with ``kindred dlq``); the rest of its pass is resolved all the same
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
 
 class IdentityWorker:
@@ -57,10 +69,35 @@ class IdentityWorker:
         """One pass: deterministic links, plus model scoring of records without one (unless
         the second stage does that)."""
         scorer = None if self.config.two_stage else self.scorer
+
+        def resolve(session: Session, ids: list[int]) -> ResolveResult:
+            part = resolve_dirty(session, record_ids=ids, scorer=scorer)
+            if part.changed_profiles:
+                link_profiles(session, profile_ids=part.changed_profiles)
+            return part
+
+        result = ResolveResult()
         with unit_of_work(self.engine) as session:
-            result = resolve_dirty(session, limit=self.config.batch_size, scorer=scorer)
-            if result.changed_profiles:
-                link_profiles(session, profile_ids=result.changed_profiles)
+            # the lock outside the savepoints: a rollback to one must not release it
+            lock_resolver(session)
+            ids = dirty_record_ids(session, limit=self.config.batch_size)
+            if not ids:
+                return result
+            # One savepoint for the whole pass; when it fails on a record's data, bisect to
+            # the failing records, resolve the others, count the failures (quarantine).
+            outcome = run_isolated(session, ids, lambda chunk: resolve(session, chunk))
+            for part in outcome.results:
+                result.absorb(part)
+            if outcome.failed:
+                quarantine_failures(
+                    session,
+                    outcome.failed,
+                    kind=KIND_RECORD,
+                    ref=str,
+                    max_attempts=self.config.max_attempts,
+                )
+            if has_pending_failures(session, kind=KIND_RECORD):
+                clear_failures(session, kind=KIND_RECORD, refs=[str(r) for r in outcome.done])
         self.resolved += result.records
         if result.changes:
             self._publish(result)

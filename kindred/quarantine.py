@@ -281,6 +281,7 @@ def run_isolated(
     attempt: Callable[[list[T]], R],
     *,
     first_error: BaseException | None = None,
+    systemic_after: int | None = 10,
 ) -> Isolated[T, R]:
     """Run ``attempt(items)`` in a savepoint; when it raises a non-transient error, bisect:
     each half in its own savepoint, down to single items. Transient errors propagate (the
@@ -288,7 +289,12 @@ def run_isolated(
     needs *outside* the savepoints (a lock taken inside is released by a rollback to it).
 
     ``first_error``: the whole batch already failed outside (e.g. on the hot path without a
-    savepoint) with this error: start by splitting."""
+    savepoint) with this error: start by splitting.
+
+    ``systemic_after``: once that many single items failed and not one part succeeded, the
+    fault is the pass's (a bug or an outage on every item), not the items': the first error is
+    raised and nothing is blamed, rather than quarantining a whole backlog. Fewer bad items
+    alone in a pass are isolated all the same."""
     out: Isolated[T, R] = Isolated()
 
     def run(chunk: list[T], known: BaseException | None) -> None:
@@ -311,6 +317,8 @@ def run_isolated(
                 return
         if len(chunk) == 1:
             out.failed.append((chunk[0], error))
+            if systemic_after is not None and not out.done and len(out.failed) > systemic_after:
+                raise out.failed[0][1]
             return
         middle = len(chunk) // 2
         run(chunk[:middle], None)

@@ -3,11 +3,19 @@ the rest keeps flowing. Failures are made real with triggers in the test's own d
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import Engine
+import uuid
+from typing import Any
 
+import pytest
+from sqlalchemy import Engine, select
+
+from identity.worker import IdentityConfig, IdentityWorker
+from ingest.events import parse_event
+from ingest.service import persist_events
 from kindred.db import unit_of_work
+from kindred.models import RecordLink, SourceRecord
 from kindred.quarantine import (
+    is_transient,
     list_quarantine,
     quarantine_counts,
     record_failure,
@@ -57,3 +65,156 @@ class TestQuarantineTable:
             record_failure(session, kind="record", ref="1", reason="a\x00b", max_attempts=1)
         with unit_of_work(engine) as session:
             assert list_quarantine(session)[0]["reason"] == "a\\x00b"
+
+
+# ------------------------------------------------------------------------------- identity
+
+POISON_EMAIL = "poison@x.io"
+FAIL_ON_IDENTIFIER = """
+CREATE FUNCTION test_fail_identifier() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'refused identifier %', NEW.value USING ERRCODE = '{code}';
+END $$;
+CREATE TRIGGER test_fail_identifier BEFORE INSERT ON identifiers FOR EACH ROW
+WHEN (NEW.value = '{value}') EXECUTE FUNCTION test_fail_identifier();
+"""
+DROP_FAIL_ON_IDENTIFIER = (
+    "DROP TRIGGER test_fail_identifier ON identifiers; DROP FUNCTION test_fail_identifier();"
+)
+
+
+def _exec(engine: Engine, sql: str) -> None:
+    """DDL through psycopg directly (no parameters: ``%`` is plpgsql's, not a placeholder)."""
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(sql)
+
+
+def _identify(engine: Engine, *emails: str) -> dict[str, int]:
+    """One identify per email (user id = the email's local part); email -> record id."""
+    events = [
+        parse_event(
+            {
+                "messageId": str(uuid.uuid4()),
+                "source": "web",
+                "channel": "web",
+                "type": "identify",
+                "userId": email.split("@")[0],
+                "traits": {"email": email},
+            }
+        )
+        for email in emails
+    ]
+    with unit_of_work(engine) as session:
+        persist_events(session, events)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(SourceRecord.record_key, SourceRecord.id).where(SourceRecord.source == "web")
+        ).all()
+    by_key = {key: rid for key, rid in rows}
+    return {e: next(rid for key, rid in by_key.items() if e.split("@")[0] in key) for e in emails}
+
+
+def _linked(engine: Engine, record_ids: list[int]) -> dict[int, uuid.UUID]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(RecordLink.record_id, RecordLink.profile_id).where(
+                    RecordLink.record_id.in_(record_ids)
+                )
+            )
+            .tuples()
+            .all()
+        )
+
+
+def _dirty(engine: Engine, record_id: int) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(select(SourceRecord.dirty).where(SourceRecord.id == record_id)).scalar()
+        )
+
+
+def _rows(engine: Engine, kind: str) -> dict[str, dict[str, Any]]:
+    with unit_of_work(engine) as session:
+        return {r["ref"]: r for r in list_quarantine(session, kind=kind)}
+
+
+class TestIdentityQuarantine:
+    def test_poison_record_is_isolated_quarantined_skipped_and_released(
+        self, engine: Engine
+    ) -> None:
+        ids = _identify(engine, "ann@x.io", POISON_EMAIL, "bob@x.io")
+        bad = ids[POISON_EMAIL]
+        _exec(engine, FAIL_ON_IDENTIFIER.format(code="P0001", value=POISON_EMAIL))
+        worker = IdentityWorker(IdentityConfig(probabilistic=False, max_attempts=3), engine)
+
+        first = worker.run_once()  # no exception: the good records of the pass are resolved
+        assert first.records == 2
+        linked = _linked(engine, list(ids.values()))
+        assert set(linked) == {ids["ann@x.io"], ids["bob@x.io"]}
+        assert _dirty(engine, bad)
+        row = _rows(engine, "record")[str(bad)]
+        assert row["attempts"] == 1 and row["quarantined_at"] is None
+        assert "refused identifier poison@x.io" in row["reason"]
+        assert row["reason"].startswith("RaiseException")
+
+        worker.run_once()
+        worker.run_once()
+        row = _rows(engine, "record")[str(bad)]
+        assert row["attempts"] == 3 and row["quarantined_at"] is not None
+        with unit_of_work(engine) as session:
+            assert quarantine_counts(session)["record"] == 1
+
+        # quarantined: skipped without an exception, and new records keep flowing
+        assert worker.run_once().records == 0
+        late = _identify(engine, "cat@x.io")["cat@x.io"]
+        assert worker.run_once().records == 1
+        assert late in _linked(engine, [late])
+        assert _rows(engine, "record")[str(bad)]["attempts"] == 3
+        assert bad not in _linked(engine, [bad]) and _dirty(engine, bad)
+
+        # released (and the cause fixed): resolved by the next pass, failures forgotten
+        with unit_of_work(engine) as session:
+            assert release_quarantine(session, kind="record", ref=str(bad))
+        _exec(engine, DROP_FAIL_ON_IDENTIFIER)
+        assert worker.run_once().records == 1
+        assert bad in _linked(engine, [bad]) and not _dirty(engine, bad)
+        assert _rows(engine, "record") == {}
+
+    def test_released_record_that_still_fails_counts_from_one(self, engine: Engine) -> None:
+        bad = _identify(engine, POISON_EMAIL)[POISON_EMAIL]
+        _exec(engine, FAIL_ON_IDENTIFIER.format(code="P0001", value=POISON_EMAIL))
+        worker = IdentityWorker(IdentityConfig(probabilistic=False, max_attempts=1), engine)
+        worker.run_once()
+        assert _rows(engine, "record")[str(bad)]["quarantined_at"] is not None
+        with unit_of_work(engine) as session:
+            release_quarantine(session, kind="record", ref=str(bad))
+        worker.run_once()
+        assert _rows(engine, "record")[str(bad)]["attempts"] == 1
+
+    def test_transient_error_blames_no_record_and_commits_nothing(self, engine: Engine) -> None:
+        ids = _identify(engine, "ann@x.io", POISON_EMAIL)
+        _exec(engine, FAIL_ON_IDENTIFIER.format(code="40P01", value=POISON_EMAIL))  # deadlock
+        worker = IdentityWorker(IdentityConfig(probabilistic=False), engine)
+        with pytest.raises(Exception) as raised:
+            worker.run_once()
+        assert is_transient(raised.value)
+        assert _rows(engine, "record") == {}
+        assert _linked(engine, list(ids.values())) == {}
+        assert _dirty(engine, ids["ann@x.io"])
+
+    def test_many_poison_records_in_one_pass_with_good_ones(self, engine: Engine) -> None:
+        emails = [f"p{i}@x.io" for i in range(12)] + [f"g{i}@x.io" for i in range(20)]
+        ids = _identify(engine, *emails)
+        _exec(
+            engine,
+            FAIL_ON_IDENTIFIER.format(code="P0001", value="x").replace(
+                "NEW.value = 'x'", "NEW.value LIKE 'p%'"
+            ),
+        )
+        worker = IdentityWorker(IdentityConfig(probabilistic=False, max_attempts=1), engine)
+        assert worker.run_once().records == 20
+        assert set(_rows(engine, "record")) == {str(ids[e]) for e in emails[:12]}
+        assert set(_linked(engine, list(ids.values()))) == {ids[e] for e in emails[12:]}
