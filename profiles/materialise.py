@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kindred.db import execute_arrays
+from kindred.quarantine import KIND_PROFILE, not_quarantined_sql
 from profiles.computed import TP, compute_all
 from profiles.config import ProfilesConfig
 from profiles.traits import (
@@ -220,11 +221,13 @@ def refresh_accounts(session: Session, *, config: ProfilesConfig) -> int:
 
 
 def stale_batch(session: Session, *, limit: int) -> list[tuple[uuid.UUID, uuid.UUID | None, bool]]:
-    """Lock up to ``limit`` stale profiles, oldest change first (others skip them)."""
+    """Lock up to ``limit`` stale profiles, oldest change first (others skip them).
+    Quarantined profiles are skipped (they stay stale until released)."""
     rows = session.execute(
         text(
             "SELECT id, merged_into, deleted FROM profiles WHERE stale "
-            "ORDER BY stale_since NULLS FIRST LIMIT :limit FOR UPDATE SKIP LOCKED"
+            f"AND {not_quarantined_sql(KIND_PROFILE, 'profiles.id')} "
+            "ORDER BY stale_since NULLS FIRST LIMIT :limit FOR UPDATE OF profiles SKIP LOCKED"
         ),
         {"limit": limit},
     ).all()
@@ -232,13 +235,15 @@ def stale_batch(session: Session, *, limit: int) -> list[tuple[uuid.UUID, uuid.U
 
 
 def due_batch(session: Session, *, older_than_s: int, limit: int) -> list[uuid.UUID]:
-    """Live profiles whose computed traits are older than ``older_than_s`` (time decay)."""
+    """Live profiles whose computed traits are older than ``older_than_s`` (time decay),
+    quarantined ones skipped."""
     return list(
         session.execute(
             text(
                 "SELECT id FROM profiles WHERE NOT stale AND merged_into IS NULL AND NOT deleted "
                 "AND (computed_at IS NULL OR computed_at < now() - make_interval(secs => :s)) "
-                "ORDER BY computed_at NULLS FIRST LIMIT :limit FOR UPDATE SKIP LOCKED"
+                f"AND {not_quarantined_sql(KIND_PROFILE, 'profiles.id')} "
+                "ORDER BY computed_at NULLS FIRST LIMIT :limit FOR UPDATE OF profiles SKIP LOCKED"
             ),
             {"s": older_than_s, "limit": limit},
         ).scalars()

@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,16 @@ from sqlalchemy.orm import Session
 from kindred.db import unit_of_work
 from kindred.kafka import ensure_topics, make_producer, send_all
 from kindred.models import Profile, ProfilesCursor
+from kindred.quarantine import (
+    DEFAULT_MAX_ATTEMPTS,
+    KIND_PROFILE,
+    Isolated,
+    clear_failures,
+    has_pending_failures,
+    not_quarantined,
+    quarantine_failures,
+    run_isolated,
+)
 from kindred.signals import stop_on_signals
 from profiles.config import ProfilesConfig, load_config
 from profiles.materialise import (
@@ -73,18 +84,65 @@ def refresh_stale(
 
 
 def process_stale(
-    session: Session, *, limit: int = 500, config: ProfilesConfig | None = None
+    session: Session,
+    *,
+    limit: int = 500,
+    config: ProfilesConfig | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> TickResult:
+    """Recompute (or retire) up to ``limit`` stale profiles. The batch runs in a savepoint;
+    when it fails on a profile's data it is bisected down to the failing profiles, the others
+    are processed, and each failing one is counted (quarantined after ``max_attempts``
+    ticks in a row; ``stale_batch`` then skips it). Transient errors propagate."""
     result = TickResult()
     # Lock order: the membership lock first, then profile rows (segment computes take them in
     # the same order). The unlocked peek keeps idle ticks from queueing behind the lock.
-    if session.execute(select(Profile.id).where(Profile.stale.is_(True)).limit(1)).first() is None:
+    peek = select(Profile.id).where(
+        Profile.stale.is_(True), not_quarantined(KIND_PROFILE, Profile.id)
+    )
+    if session.execute(peek.limit(1)).first() is None:
         return result
-    lock_changes(session)
+    lock_changes(session)  # outside the savepoints, as the row locks of stale_batch
     batch = stale_batch(session, limit=limit)
     if not batch:
         return result
     config = config or load_config(session)
+    loaded = config
+    outcome = run_isolated(
+        session, batch, lambda chunk: _process_stale_batch(session, chunk, loaded)
+    )
+    for part in outcome.results:
+        _add(result, part)
+    _count_failures(session, outcome, ref=lambda item: str(item[0]), max_attempts=max_attempts)
+    session.flush()
+    return result
+
+
+def _add(into: TickResult, part: TickResult) -> None:
+    into.recomputed += part.recomputed
+    into.removed += part.removed
+    into.entered += part.entered
+    into.exited += part.exited
+
+
+def _count_failures(
+    session: Session, outcome: Isolated[Any, Any], *, ref: Any, max_attempts: int
+) -> None:
+    """Failing profiles counted (quarantined at ``max_attempts``); succeeding ones forgiven."""
+    if outcome.failed:
+        quarantine_failures(
+            session, outcome.failed, kind=KIND_PROFILE, ref=ref, max_attempts=max_attempts
+        )
+    if outcome.done and has_pending_failures(session, kind=KIND_PROFILE):
+        clear_failures(session, kind=KIND_PROFILE, refs=[ref(item) for item in outcome.done])
+
+
+def _process_stale_batch(
+    session: Session,
+    batch: list[tuple[uuid.UUID, uuid.UUID | None, bool]],
+    config: ProfilesConfig,
+) -> TickResult:
+    result = TickResult()
     live = [pid for pid, merged_into, deleted in batch if merged_into is None and not deleted]
     gone = [
         (pid, f"merged into {merged_into}" if merged_into else "profile deleted")
@@ -99,19 +157,30 @@ def process_stale(
         totals = evaluate_for_profiles(session, profile_ids=live, cause="profile changed")
         result.entered, result.exited = totals["entered"], totals["exited"]
     result.recomputed += len(gone)
-    session.flush()
     return result
 
 
-def refresh_due_profiles(session: Session, *, config: ProfilesConfig, limit: int = 200) -> int:
-    """Recompute profiles whose computed traits aged (time decay), and re-evaluate them."""
+def refresh_due_profiles(
+    session: Session,
+    *,
+    config: ProfilesConfig,
+    limit: int = 200,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int:
+    """Recompute profiles whose computed traits aged (time decay), and re-evaluate them.
+    Failing profiles are isolated and counted as in ``process_stale``."""
     ids = due_batch(session, older_than_s=config.schedule.recompute_after_seconds, limit=limit)
     if not ids:
         return 0
     lock_changes(session)
-    recompute_profiles(session, profile_ids=ids, config=config)
-    evaluate_for_profiles(session, profile_ids=ids, cause="scheduled refresh")
-    return len(ids)
+
+    def refresh(chunk: list[uuid.UUID]) -> None:
+        recompute_profiles(session, profile_ids=chunk, config=config)
+        evaluate_for_profiles(session, profile_ids=chunk, cause="scheduled refresh")
+
+    outcome = run_isolated(session, ids, refresh)
+    _count_failures(session, outcome, ref=str, max_attempts=max_attempts)
+    return len(outcome.done)
 
 
 def refresh_due_segments(session: Session, *, config: ProfilesConfig, max_segments: int = 1) -> int:

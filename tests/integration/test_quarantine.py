@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
@@ -13,7 +14,7 @@ from identity.worker import IdentityConfig, IdentityWorker
 from ingest.events import parse_event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
-from kindred.models import RecordLink, SourceRecord
+from kindred.models import Profile, RecordLink, SourceRecord
 from kindred.quarantine import (
     is_transient,
     list_quarantine,
@@ -21,6 +22,11 @@ from kindred.quarantine import (
     record_failure,
     release_quarantine,
 )
+from kindred.runtime import Workers
+from profiles.config import load_config
+from profiles.materialise import due_batch, stale_batch
+from profiles.worker import process_stale, refresh_due_profiles
+from tests.helpers import basic, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -218,3 +224,134 @@ class TestIdentityQuarantine:
         assert worker.run_once().records == 20
         assert set(_rows(engine, "record")) == {str(ids[e]) for e in emails[:12]}
         assert set(_linked(engine, list(ids.values()))) == {ids[e] for e in emails[12:]}
+
+
+# ------------------------------------------------------------------------------- profiles
+
+FAIL_ON_RECOMPUTE = """
+CREATE FUNCTION test_fail_profile() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'refused golden record of %', OLD.id;
+END $$;
+CREATE TRIGGER test_fail_profile BEFORE UPDATE ON profiles FOR EACH ROW
+WHEN (OLD.id = '{pid}' AND NEW.computed_at IS DISTINCT FROM OLD.computed_at)
+EXECUTE FUNCTION test_fail_profile();
+"""
+DROP_FAIL_ON_RECOMPUTE = (
+    "DROP TRIGGER test_fail_profile ON profiles; DROP FUNCTION test_fail_profile();"
+)
+
+
+def _profiles_for(engine: Engine, *emails: str) -> dict[str, uuid.UUID]:
+    ids = _identify(engine, *emails)
+    IdentityWorker(IdentityConfig(probabilistic=False), engine).run_once()
+    linked = _linked(engine, list(ids.values()))
+    return {e: linked[rid] for e, rid in ids.items()}
+
+
+def _stale(engine: Engine, pids: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(select(Profile.id, Profile.stale).where(Profile.id.in_(pids)))
+            .tuples()
+            .all()
+        )
+
+
+def _tick(engine: Engine, **kwargs: Any) -> int:
+    with unit_of_work(engine) as session:
+        return process_stale(session, **kwargs).recomputed
+
+
+class TestProfilesQuarantine:
+    def test_poison_profile_is_isolated_quarantined_skipped_and_released(
+        self, engine: Engine
+    ) -> None:
+        pids = _profiles_for(engine, "ann@x.io", POISON_EMAIL, "bob@x.io")
+        bad = pids[POISON_EMAIL]
+        _exec(engine, FAIL_ON_RECOMPUTE.format(pid=bad))
+
+        assert _tick(engine, max_attempts=3) == 2  # the others are recomputed
+        assert _stale(engine, list(pids.values())) == {
+            pids["ann@x.io"]: False,
+            bad: True,
+            pids["bob@x.io"]: False,
+        }
+        row = _rows(engine, "profile")[str(bad)]
+        assert row["attempts"] == 1 and row["quarantined_at"] is None
+        assert f"refused golden record of {bad}" in row["reason"]
+
+        _tick(engine, max_attempts=3)
+        _tick(engine, max_attempts=3)
+        row = _rows(engine, "profile")[str(bad)]
+        assert row["attempts"] == 3 and row["quarantined_at"] is not None
+        with unit_of_work(engine) as session:
+            assert quarantine_counts(session)["profile"] == 1
+            assert [b[0] for b in stale_batch(session, limit=10)] == []
+
+        # skipped without an exception; new stale profiles keep flowing
+        assert _tick(engine) == 0
+        late = _profiles_for(engine, "cat@x.io")["cat@x.io"]
+        assert _tick(engine) == 1
+        assert _stale(engine, [late, bad]) == {late: False, bad: True}
+
+        with unit_of_work(engine) as session:
+            assert release_quarantine(session, kind="profile", ref=str(bad))
+        _exec(engine, DROP_FAIL_ON_RECOMPUTE)
+        assert _tick(engine) == 1
+        assert _stale(engine, [bad]) == {bad: False}
+        assert _rows(engine, "profile") == {}
+
+    def test_due_refresh_skips_a_failing_profile(self, engine: Engine) -> None:
+        pids = _profiles_for(engine, "ann@x.io", POISON_EMAIL)
+        _tick(engine)
+        bad = pids[POISON_EMAIL]
+        _exec(engine, FAIL_ON_RECOMPUTE.format(pid=bad))
+        with unit_of_work(engine) as session:
+            config = load_config(session)
+        config = config.model_copy(
+            update={"schedule": config.schedule.model_copy(update={"recompute_after_seconds": 0})}
+        )
+        with unit_of_work(engine) as session:
+            assert refresh_due_profiles(session, config=config, max_attempts=1) == 1
+        assert _rows(engine, "profile")[str(bad)]["quarantined_at"] is not None
+        with unit_of_work(engine) as session:
+            due = due_batch(session, older_than_s=0, limit=10)
+        assert due == [pids["ann@x.io"]]
+
+
+# ------------------------------------------------------------------------------- workers
+
+
+class TestThroughTheWorkers:
+    def test_normal_record_after_a_poison_one_reaches_its_profile(
+        self, engine: Engine, workers: Workers, server: str
+    ) -> None:
+        _exec(engine, FAIL_ON_IDENTIFIER.format(code="P0001", value=POISON_EMAIL))
+        _, write_key = make_source(engine)
+        poison = message("identify", userId="poison", traits={"email": POISON_EMAIL})
+        resp = httpx.post(f"{server}/v1/identify", json=poison, headers=basic(write_key))
+        assert resp.status_code == 200
+        normal = message("identify", userId="dan", traits={"email": "dan@x.io"})
+        resp = httpx.post(f"{server}/v1/identify", json=normal, headers=basic(write_key))
+        assert resp.status_code == 200
+
+        def golden() -> dict[str, Any] | None:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    select(Profile.traits)
+                    .join(RecordLink, RecordLink.profile_id == Profile.id)
+                    .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+                    .where(SourceRecord.record_key.contains("dan"), Profile.stale.is_(False))
+                ).first()
+            return dict(row[0]) if row and row[0] else None
+
+        traits = wait_for(golden, timeout=20)
+        assert "dan@x.io" in str(traits)
+
+        def quarantined() -> list[dict[str, Any]] | None:
+            rows = _rows(engine, "record")
+            return [r for r in rows.values() if r["quarantined_at"] is not None] or None
+
+        (row,) = wait_for(quarantined, timeout=20)
+        assert "refused identifier poison@x.io" in row["reason"]
