@@ -107,13 +107,21 @@ def _env(settings: Settings, port: int) -> dict[str, str]:
     }
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-c", "from kindred.cli import main; main()", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _spawn(
+    args: list[str], env: dict[str, str], *, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Run ``kindred ARGS`` in a child process; its output goes to ``log`` (or nowhere)."""
+    out = log.open("ab") if log else None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from kindred.cli import main; main()", *args],
+            env=env,
+            stdout=out or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
+        )
+    finally:
+        if out:
+            out.close()
 
 
 def _count_events(url: str) -> int:

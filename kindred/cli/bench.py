@@ -91,3 +91,28 @@ def identity_batch(
     from bench.identity_batch import run
 
     typer.echo(json.dumps(run(people=people), indent=2, default=str))
+
+
+@app.command("faults")
+def faults(
+    events_per_second: float = typer.Option(
+        100.0, "--events-per-second", help="load through the collector during every scenario"
+    ),
+    kills: int = typer.Option(3, "--kills", help="kills per worker scenario", min=1),
+    scenarios: str = typer.Option(
+        "", "--scenarios", help="comma-separated subset (default: all; see the JSON)"
+    ),
+    short: bool = typer.Option(
+        False, "--short", help="one kill per worker, one database restart, one group stall"
+    ),
+) -> None:
+    """Kill workers, PostgreSQL and the broker under load: lost, duplicated, recovery, as JSON."""
+    from bench.faults import SCENARIOS, run
+
+    chosen = [s.strip() for s in scenarios.split(",") if s.strip()] or None
+    unknown = [s for s in chosen or [] if s not in SCENARIOS]
+    if unknown:
+        typer.echo(f"unknown --scenarios {unknown}: choose from {','.join(SCENARIOS)}", err=True)
+        raise typer.Exit(2)
+    doc = run(events_per_second=events_per_second, kills=kills, scenarios=chosen, short=short)
+    typer.echo(json.dumps(doc, indent=2))
