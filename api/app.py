@@ -46,6 +46,7 @@ def create_app(
     app.state.kindred = AppState(
         engine=engine, sessions=session_factory(engine), publisher=publisher
     )
+    app.state.settings = settings  # thresholds for /readyz and /metrics
     errors.install(app)
     app.include_router(health.router)
     app.include_router(collector.router)

@@ -1,67 +1,87 @@
-"""Liveness, readiness and a few Prometheus counters."""
+"""Liveness (``/healthz``), readiness with the reasons (``/readyz``) and Prometheus
+``/metrics``. The figures and the verdict come from :mod:`kindred.healthcheck`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import func, select, text
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, state
-from kindred.infra import port_open
-from kindred.models import Event, Profile, SourceRecord
+from api.errors import ERROR_RESPONSES, error_response
+from kindred.errors import ServiceUnavailable
+from kindred.healthcheck import check_readiness, metrics_text
+from kindred.settings import Settings, get_settings
 
 router = APIRouter(tags=["health"])
 
+_READY_EXAMPLE = {
+    "status": "unavailable",
+    "checks": {"database": True, "kafka": True, "workers": False},
+    "reasons": ["ingest worker host-1234-ingest: no partitions assigned, ... with lag 3000"],
+    "workers": [],
+}
 
-@router.get("/healthz")
+
+def app_settings(request: Request) -> Settings:
+    value = getattr(request.app.state, "settings", None)
+    return value if isinstance(value, Settings) else get_settings()
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _kafka_ok(bootstrap: str) -> bool:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    return port.isdigit() and port_open(host or "127.0.0.1", int(port), timeout=1)
+@router.get(
+    "/readyz",
+    summary="Readiness: database, broker and workers, with the reasons when not ready",
+    responses={
+        200: {"description": "Ready"},
+        503: {
+            "description": "Not ready; `reasons` says why",
+            "content": {"application/json": {"example": _READY_EXAMPLE}},
+        },
+    },
+)
+async def readyz(
+    app: AppState = Depends(state), settings: Settings = Depends(app_settings)
+) -> JSONResponse:
+    def check() -> JSONResponse:
+        with app.sessions() as session:
+            report = check_readiness(
+                session,
+                bootstrap=app.publisher.bootstrap,
+                stuck_seconds=settings.ready_stuck_seconds,
+                forget_seconds=settings.ready_forget_seconds,
+            )
+        return JSONResponse(
+            report.as_json(),
+            status_code=200 if report.ready else 503,
+            headers=None if report.ready else {"Retry-After": "5"},
+        )
+
+    return await run_in_threadpool(check)
 
 
-@router.get("/readyz")
-async def readyz(app: AppState = Depends(state)) -> JSONResponse:
-    def check() -> dict[str, bool]:
-        db = True
-        try:
-            with app.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            db = False
-        return {"database": db, "kafka": _kafka_ok(app.publisher.bootstrap)}
-
-    checks = await run_in_threadpool(check)
-    ok = all(checks.values())
-    return JSONResponse(
-        {"status": "ready" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
-    )
-
-
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(app: AppState = Depends(state)) -> str:
-    with app.sessions() as session:
-        events = session.execute(select(func.count()).select_from(Event)).scalar_one()
-        records = session.execute(select(func.count()).select_from(SourceRecord)).scalar_one()
-        dirty = session.execute(
-            select(func.count()).select_from(SourceRecord).where(SourceRecord.dirty)
-        ).scalar_one()
-        profiles = session.execute(
-            select(func.count()).select_from(Profile).where(Profile.merged_into.is_(None))
-        ).scalar_one()
-    lines = [
-        "# TYPE kindred_events_total gauge",
-        f"kindred_events_total {events}",
-        "# TYPE kindred_source_records gauge",
-        f"kindred_source_records {records}",
-        "# TYPE kindred_unresolved_records gauge",
-        f"kindred_unresolved_records {dirty}",
-        "# TYPE kindred_profiles gauge",
-        f"kindred_profiles {profiles}",
-    ]
-    return "\n".join(lines) + "\n"
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: lag, heartbeats, backlogs, DLQ and quarantine counts",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
+        503: ERROR_RESPONSES.get(503, {"description": "The database is unavailable"}),
+    },
+)
+def metrics(app: AppState = Depends(state), settings: Settings = Depends(app_settings)) -> Response:
+    try:
+        with app.sessions() as session:
+            body = metrics_text(
+                session,
+                stuck_seconds=settings.ready_stuck_seconds,
+                forget_seconds=settings.ready_forget_seconds,
+            )
+    except ServiceUnavailable as err:
+        return error_response(503, err.code, err.message, headers={"Retry-After": "5"})
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     demo_api_key: str | None = None
     demo_write_key: str | None = None
     log_level: str = "INFO"
+    #: /readyz: a worker is stuck after this long with lag and no progress, dead after this
+    #: long without a heartbeat (see kindred.healthcheck)
+    ready_stuck_seconds: float = 30.0
+    #: /readyz and /metrics forget heartbeat rows older than this (workers that died long ago)
+    ready_forget_seconds: float = 600.0
 
     @property
     def infra_file(self) -> Path:

@@ -1,0 +1,328 @@
+"""Health that tells the truth: Prometheus ``/metrics``, ``/readyz`` with reasons, quarantine.
+
+The database state is written by hand (heartbeat rows, backlogs) so that every figure is
+known; one test runs the real workers and checks their own heartbeats.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, text
+
+from api.app import create_app
+from kindred.db import make_engine, unit_of_work
+from kindred.settings import Settings
+from tests.helpers import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine=engine)) as c:
+        yield c
+
+
+def beat(
+    engine: Engine,
+    *,
+    kind: str,
+    worker_id: str | None = None,
+    beat_ago: float = 1.0,
+    success_ago: float | None = 1.0,
+    started_ago: float = 300.0,
+    **status: Any,
+) -> str:
+    """Upsert one heartbeat row whose times are ``*_ago`` seconds before the database's now."""
+    worker_id = worker_id or f"host-{uuid.uuid4().hex[:6]}-{kind}"
+    with unit_of_work(engine) as session:
+        session.execute(
+            text(
+                "INSERT INTO worker_heartbeats "
+                "(worker_id, kind, host, pid, started_at, beat_at, last_success_at, status) "
+                "VALUES (:id, :kind, 'host', 4242, now() - make_interval(secs => :started), "
+                "now() - make_interval(secs => :beat), "
+                "now() - make_interval(secs => CAST(:success AS float)), CAST(:status AS jsonb)) "
+                "ON CONFLICT (worker_id) DO UPDATE SET beat_at = EXCLUDED.beat_at, "
+                "last_success_at = EXCLUDED.last_success_at, status = EXCLUDED.status"
+            ),
+            {
+                "id": worker_id,
+                "kind": kind,
+                "started": started_ago,
+                "beat": beat_ago,
+                "success": success_ago,
+                "status": json.dumps(status),
+            },
+        )
+    return worker_id
+
+
+def dirty_records(engine: Engine, count: int, *, ago: float = 0.0, dirty: bool = True) -> None:
+    with unit_of_work(engine) as session:
+        session.execute(
+            text(
+                "INSERT INTO source_records "
+                "(source, record_key, channel, first_seen, last_seen, dirty, updated_at) "
+                "SELECT 'web', :prefix || g, 'web', now(), now(), :dirty, "
+                "now() - make_interval(secs => :ago) FROM generate_series(1, :n) g"
+            ),
+            {"prefix": uuid.uuid4().hex[:6], "n": count, "ago": ago, "dirty": dirty},
+        )
+
+
+def profiles(engine: Engine, count: int, *, stale: bool, ago: float = 0.0) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(count)]
+    with unit_of_work(engine) as session:
+        for pid in ids:
+            session.execute(
+                text(
+                    "INSERT INTO profiles (id, stale, stale_since) VALUES (:id, :stale, "
+                    "CASE WHEN :stale THEN now() - make_interval(secs => :ago) END)"
+                ),
+                {"id": pid, "stale": stale, "ago": ago},
+            )
+    return ids
+
+
+def scrape(client: TestClient) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every sample of ``/metrics``: {sample name: {sorted labels: value}}; checks HELP."""
+    r = client.get("/metrics")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain; version=")
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(r.text):
+        assert family.name.startswith("kindred_"), family.name
+        assert family.documentation, f"{family.name} has no HELP"
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def one(samples: dict[str, dict[tuple[tuple[str, str], ...], float]], name: str) -> float:
+    values = samples[name]
+    assert list(values) == [()], values
+    return values[()]
+
+
+class TestMetrics:
+    def test_figures_of_a_known_state(self, engine: Engine, client: TestClient) -> None:
+        dirty_records(engine, 3, ago=120)
+        dirty_records(engine, 2, dirty=False)
+        [survivor, _] = profiles(engine, 2, stale=False)
+        profiles(engine, 2, stale=True, ago=90)
+        with unit_of_work(engine) as session:
+            session.execute(  # inserted merged: the stale trigger fires on UPDATE only
+                text("INSERT INTO profiles (id, stale, merged_into) VALUES (:m, false, :s)"),
+                {"s": survivor, "m": uuid.uuid4()},
+            )
+            session.execute(
+                text(
+                    "INSERT INTO events (source, message_id, type, channel, occurred_at, payload) "
+                    "SELECT 'web', 'm' || g, 'track', 'web', now(), '{}' "
+                    "FROM generate_series(1, 4) g"
+                )
+            )
+            session.execute(
+                text(
+                    "INSERT INTO dead_letters (reason, payload, replayed_at) "
+                    "VALUES ('bad', '{}', NULL), ('bad', '{}', NULL), ('old', '{}', now())"
+                )
+            )
+            session.execute(
+                text(
+                    "INSERT INTO quarantine (kind, ref, reason, attempts, quarantined_at) VALUES "
+                    "('record', '1', 'x', 3, now()), ('record', '2', 'x', 3, now()), "
+                    "('record', '3', 'x', 1, NULL), ('profile', :p, 'x', 3, now())"
+                ),
+                {"p": str(survivor)},
+            )
+        ingest = beat(
+            engine,
+            kind="ingest",
+            partitions=["t:0", "t:1"],
+            lag={"t:0": 5, "t:1": 0},
+            batches=7,
+            deadlock_retries=3,
+            errors=0,
+        )
+        identity = beat(engine, kind="identity", stuck=True, stuck_reason="resolver wedged")
+        dead = beat(engine, kind="identity", beat_ago=100, success_ago=100)
+        gone = beat(engine, kind="profiles", beat_ago=3600, success_ago=3600)
+
+        m = scrape(client)
+
+        assert one(m, "kindred_events_total") == 4
+        assert one(m, "kindred_source_records") == 5
+        assert one(m, "kindred_unresolved_records") == 3
+        assert one(m, "kindred_dirty_records") == 3
+        assert 120 <= one(m, "kindred_dirty_record_oldest_age_seconds") < 180
+        assert one(m, "kindred_profiles") == 4  # 5 minus the merged one
+        assert one(m, "kindred_stale_profiles") == 2
+        assert 90 <= one(m, "kindred_stale_profile_oldest_age_seconds") < 150
+        assert one(m, "kindred_dead_letters") == 3
+        assert one(m, "kindred_dead_letters_pending") == 2
+        assert m["kindred_quarantined"] == {(("kind", "profile"),): 1, (("kind", "record"),): 2}
+
+        lag = m["kindred_consumer_lag"]
+        assert lag == {
+            (("partition", "0"), ("topic", "t"), ("worker", ingest)): 5,
+            (("partition", "1"), ("topic", "t"), ("worker", ingest)): 0,
+        }
+        age = {dict(k)["worker"]: v for k, v in m["kindred_worker_heartbeat_age_seconds"].items()}
+        assert set(age) == {ingest, identity, dead}  # the long-gone profiles row is left out
+        assert age[ingest] < 30 and 100 <= age[dead] < 160
+        success = m["kindred_worker_last_success_age_seconds"]
+        assert success[(("kind", "identity"), ("worker", dead))] >= 100
+        assert (
+            m["kindred_worker_deadlock_retries_total"][(("kind", "ingest"), ("worker", ingest))]
+            == 3
+        )
+        assert m["kindred_worker_batches_total"][(("kind", "ingest"), ("worker", ingest))] == 7
+        stuck = {dict(k)["worker"]: v for k, v in m["kindred_worker_stuck"].items()}
+        assert stuck == {ingest: 0, identity: 1, dead: 0}
+        up = {dict(k)["worker"]: v for k, v in m["kindred_worker_up"].items()}
+        assert up == {ingest: 1, identity: 1, dead: 0}
+        assert m["kindred_workers"][(("kind", "profiles"), ("state", "gone"))] == 1
+        assert m["kindred_workers"][(("kind", "identity"), ("state", "dead"))] == 1
+        assert one(m, "kindred_pipeline_problems") == 1  # the stuck identity worker
+        assert gone not in json.dumps(list(m))
+
+    def test_an_empty_database(self, client: TestClient) -> None:
+        m = scrape(client)
+        assert one(m, "kindred_events_total") == 0
+        assert one(m, "kindred_stale_profile_oldest_age_seconds") == 0
+        assert "kindred_worker_heartbeat_age_seconds" not in m
+        assert one(m, "kindred_pipeline_problems") == 0
+
+
+class TestReadiness:
+    def ready(self, client: TestClient, status: int) -> dict[str, Any]:
+        r = client.get("/readyz")
+        assert r.status_code == status, r.text
+        body: dict[str, Any] = r.json()
+        assert body["status"] == ("ready" if status == 200 else "unavailable")
+        return body
+
+    def test_api_alone_is_ready_on_database_and_broker(self, client: TestClient) -> None:
+        body = self.ready(client, 200)
+        assert body["checks"] == {"database": True, "kafka": True, "workers": True}
+        assert body["workers"] == [] and body["reasons"] == []
+
+    def test_healthy_workers_with_a_fresh_backlog(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="ingest", partitions=["t:0"], lag={"t:0": 40}, success_ago=2)
+        beat(engine, kind="identity")
+        beat(engine, kind="profiles")
+        dirty_records(engine, 10, ago=5)
+        profiles(engine, 3, stale=True, ago=5)
+        body = self.ready(client, 200)
+        assert sorted(w["kind"] for w in body["workers"]) == ["identity", "ingest", "profiles"]
+        assert all(w["state"] == "live" and not w["stuck"] for w in body["workers"])
+
+    def test_a_worker_that_says_it_is_stuck(self, engine: Engine, client: TestClient) -> None:
+        wid = beat(engine, kind="identity", stuck=True, stuck_reason="5 failures in a row")
+        body = self.ready(client, 503)
+        assert body["checks"]["workers"] is False
+        assert body["reasons"] == [f"identity worker {wid}: stuck: 5 failures in a row"]
+        assert body["workers"][0]["stuck"] is True
+
+    def test_lag_without_partitions_nor_progress(self, engine: Engine, client: TestClient) -> None:
+        wid = beat(engine, kind="ingest", partitions=[], lag={"t:0": 3000}, success_ago=45)
+        beat(engine, kind="ingest", partitions=["t:1"], lag={"t:1": 0}, success_ago=45)
+        body = self.ready(client, 503)
+        assert len(body["reasons"]) == 1, body["reasons"]
+        reason = body["reasons"][0]
+        assert reason.startswith(f"ingest worker {wid}: no partitions assigned")
+        assert "45 s with lag 3000" in reason
+
+    def test_lag_that_moves_is_no_reason(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="ingest", partitions=["t:0"], lag={"t:0": 3000}, success_ago=1)
+        beat(engine, kind="ingest", partitions=[], lag={}, success_ago=None, started_ago=600)
+        self.ready(client, 200)
+
+    def test_dead_workers_with_a_backlog(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="identity", beat_ago=60, success_ago=60)
+        dirty_records(engine, 7, ago=45)
+        body = self.ready(client, 503)
+        assert body["workers"][0]["state"] == "dead"
+        [reason] = body["reasons"]
+        assert reason.startswith("identity: 7 dirty records, the oldest 45 s old")
+        assert "no live worker (last heartbeat 60 s ago)" in reason
+
+    def test_stale_profiles_that_nobody_computes(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="profiles", beat_ago=120, success_ago=120)
+        profiles(engine, 2, stale=True, ago=100)
+        [reason] = self.ready(client, 503)["reasons"]
+        assert reason.startswith("profiles: 2 stale profiles")
+
+    def test_dead_workers_with_a_fresh_or_no_backlog(
+        self, engine: Engine, client: TestClient
+    ) -> None:
+        beat(engine, kind="identity", beat_ago=60, success_ago=60)
+        beat(engine, kind="profiles", beat_ago=60, success_ago=60)
+        dirty_records(engine, 3, ago=2)  # not older than the threshold yet
+        self.ready(client, 200)
+
+    def test_a_dead_worker_next_to_a_live_one(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="identity", beat_ago=200, success_ago=200)
+        beat(engine, kind="identity")
+        dirty_records(engine, 3, ago=100)
+        body = self.ready(client, 200)
+        assert sorted(w["state"] for w in body["workers"]) == ["dead", "live"]
+
+    def test_live_workers_that_make_no_progress(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="identity", success_ago=90)
+        dirty_records(engine, 3, ago=100)
+        [reason] = self.ready(client, 503)["reasons"]
+        assert reason == (
+            "identity: 3 dirty records, the oldest 100 s old, and no worker made progress for 90 s"
+        )
+
+    def test_every_ingest_worker_dead(self, engine: Engine, client: TestClient) -> None:
+        beat(engine, kind="ingest", beat_ago=40, lag={"t:0": 12})
+        [reason] = self.ready(client, 503)["reasons"]
+        assert reason.startswith("ingest: no live worker (last heartbeat 40 s ago")
+        assert "last known lag 12" in reason
+
+    def test_workers_that_died_long_ago_are_forgotten(
+        self, engine: Engine, client: TestClient
+    ) -> None:
+        beat(engine, kind="ingest", beat_ago=3600, success_ago=3600, lag={"t:0": 9})
+        beat(engine, kind="identity", beat_ago=3600, success_ago=3600)
+        dirty_records(engine, 3, ago=3000)
+        body = self.ready(client, 200)
+        assert body["workers"] == []
+
+
+class TestOutages:
+    def test_database_down(self, settings: Settings) -> None:
+        dead = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
+        try:
+            with TestClient(create_app(settings, engine=dead)) as c:
+                r = c.get("/readyz")
+                assert r.status_code == 503
+                body = r.json()
+                assert body["checks"]["database"] is False and body["checks"]["kafka"] is True
+                assert body["reasons"][0].startswith("database unavailable")
+                assert body["workers"] == []
+                m = c.get("/metrics")
+                assert m.status_code == 503
+                assert m.json()["error"]["code"] == "unavailable"
+                assert m.headers["retry-after"]
+        finally:
+            dead.dispose()
+
+    def test_broker_down(self, settings: Settings, engine: Engine) -> None:
+        down = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+        with TestClient(create_app(down, engine=engine)) as c:
+            r = c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["checks"] == {"database": True, "kafka": False, "workers": True}
+        assert r.json()["reasons"][0].startswith("kafka: no broker answers")
