@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     demo_api_key: str | None = None
     demo_write_key: str | None = None
     log_level: str = "INFO"
+    #: master key for secrets at rest (source config) and keyed hashes; unset: generated once
+    #: into ``data_dir/secret.key`` (mode 0600). Read it through ``kindred.secrets``.
+    secret_key: str | None = None
+    #: old master keys (comma-separated) still accepted for decryption while rotating
+    secret_key_previous: str | None = None
     #: /readyz: a worker is stuck after this long with lag and no progress, dead after this
     #: long without a heartbeat (see kindred.healthcheck)
     ready_stuck_seconds: float = 30.0
