@@ -108,6 +108,13 @@ _SPACES_RE = re.compile(r"\s+")
 _DIGITS_RE = re.compile(r"\d")
 
 
+#: RFC 5321: a forward-path is at most 256 octets including the angle brackets
+MAX_EMAIL_LENGTH = 254
+#: no real id, click id or phone number is longer; a longer value is noise or an attack, and
+#: PostgreSQL's btree rows hold ~2,700 bytes (identifiers are indexed by value)
+MAX_IDENTIFIER_LENGTH = 500
+
+
 def is_junk(value: str | None) -> bool:
     return value is None or value.strip().lower() in JUNK_VALUES
 
@@ -122,6 +129,20 @@ def _text(raw: object) -> str | None:
     return None if is_junk(value) else value
 
 
+def _identifier_text(raw: object, *, max_length: int = MAX_IDENTIFIER_LENGTH) -> str | None:
+    """``_text`` for identifiers: also ``None`` (not an identifier, treated as absent) when
+    longer than ``max_length`` or holding what PostgreSQL text cannot store (NUL, a lone
+    surrogate), so one hostile value never fails the resolver's writes."""
+    value = _text(raw)
+    if value is None or len(value) > max_length or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
 def fold(value: str) -> str:
     """Lower-case, transliterate Cyrillic to Latin and strip accents (``Ålborg`` -> ``alborg``)."""
     value = value.lower().translate(_CYRILLIC_TABLE).translate(_SPECIAL_LATIN)
@@ -133,14 +154,15 @@ def fold(value: str) -> str:
 
 
 def normalise_email(raw: str | None) -> str | None:
-    """Canonical address under the module's email policy; ``None`` if malformed or junk."""
-    value = _text(raw)
+    """Canonical address under the module's email policy; ``None`` if malformed or junk, or
+    longer than ``MAX_EMAIL_LENGTH`` (RFC 5321)."""
+    value = _identifier_text(raw, max_length=MAX_IDENTIFIER_LENGTH)
     if value is None:
         return None
     value = value.lower().replace(" ", "")
     if value.startswith("mailto:"):
         value = value[7:]
-    if not _EMAIL_RE.match(value) or is_junk(value):
+    if len(value) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(value) or is_junk(value):
         return None
     local, _, domain = value.rpartition("@")
     domain = domain.rstrip(".")
@@ -212,7 +234,7 @@ def is_role_email(email: str | None) -> bool:
 
 def normalise_phone(raw: str | None, *, default_region: str = "US") -> str | None:
     """E.164 (``+14155550100``), using ``default_region`` for numbers without a country code."""
-    value = _text(raw)
+    value = _identifier_text(raw)
     if value is None or not _DIGITS_RE.search(value):
         return None
     if value.startswith("00"):
@@ -231,8 +253,9 @@ def normalise_phone(raw: str | None, *, default_region: str = "US") -> str | Non
 
 
 def normalise_id(raw: str | None) -> str | None:
-    """Opaque ids (userId, anonymousId, CRM ids): trimmed; junk placeholders rejected."""
-    return _text(raw)
+    """Opaque ids (userId, anonymousId, CRM ids): trimmed; junk placeholders, values longer
+    than ``MAX_IDENTIFIER_LENGTH`` and values PostgreSQL cannot store rejected."""
+    return _identifier_text(raw)
 
 
 # --- names -----------------------------------------------------------------------------

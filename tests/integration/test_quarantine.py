@@ -3,6 +3,8 @@ the rest keeps flowing. Failures are made real with triggers in the test's own d
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from typing import Any
 
@@ -14,7 +16,7 @@ from identity.worker import IdentityConfig, IdentityWorker
 from ingest.events import parse_event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
-from kindred.models import Profile, RecordLink, SourceRecord
+from kindred.models import Identifier, Profile, RecordLink, SourceRecord
 from kindred.quarantine import (
     is_transient,
     list_quarantine,
@@ -106,7 +108,7 @@ def _identify(engine: Engine, *emails: str) -> dict[str, int]:
                 "source": "web",
                 "channel": "web",
                 "type": "identify",
-                "userId": email.split("@")[0],
+                "userId": email.split("@")[0][:40],
                 "traits": {"email": email},
             }
         )
@@ -119,7 +121,10 @@ def _identify(engine: Engine, *emails: str) -> dict[str, int]:
             select(SourceRecord.record_key, SourceRecord.id).where(SourceRecord.source == "web")
         ).all()
     by_key = {key: rid for key, rid in rows}
-    return {e: next(rid for key, rid in by_key.items() if e.split("@")[0] in key) for e in emails}
+    return {
+        e: next(rid for key, rid in by_key.items() if key.endswith(e.split("@")[0][:40]))
+        for e in emails
+    }
 
 
 def _linked(engine: Engine, record_ids: list[int]) -> dict[int, uuid.UUID]:
@@ -355,3 +360,23 @@ class TestThroughTheWorkers:
 
         (row,) = wait_for(quarantined, timeout=20)
         assert "refused identifier poison@x.io" in row["reason"]
+
+
+class TestLongIdentifiers:
+    def test_identify_with_a_5000_character_email_resolves_by_its_user_id(
+        self, engine: Engine
+    ) -> None:
+        rng = random.Random(8)  # incompressible: no TOAST compression saves the index row
+        huge = "".join(rng.choices(string.ascii_lowercase, k=5000)) + "@example.com"
+        ids = _identify(engine, huge, "ann@x.io")
+        result = IdentityWorker(IdentityConfig(probabilistic=False), engine).run_once()
+        assert result.records == 2
+        assert set(_linked(engine, list(ids.values()))) == set(ids.values())
+        assert _rows(engine, "record") == {}
+        with engine.connect() as conn:
+            kinds = set(
+                conn.execute(
+                    select(Identifier.type).where(Identifier.record_id == ids[huge])
+                ).scalars()
+            )
+        assert kinds == {"user_id"}  # the email is not an identifier: treated as absent
