@@ -12,6 +12,7 @@ from api import (
     health,
     identity_admin,
     profiles,
+    quarantine,
     segments,
     sources,
     tracking,
@@ -53,6 +54,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(profiles.router)
     app.include_router(sources.router)
+    app.include_router(quarantine.router)
     app.include_router(ui.router)
     app.include_router(accounts.router)
     app.include_router(identity_admin.router)

@@ -40,6 +40,7 @@ reason: it is a scaled-down or restarted worker whose partitions went to the oth
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +48,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import Float, cast, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from kindred.errors import ServiceUnavailable
@@ -200,9 +201,24 @@ def collect_figures(session: Session) -> Figures:
     """Read every figure; :class:`ServiceUnavailable` if the database cannot answer."""
     try:
         return _collect(session)
-    except SQLAlchemyError as err:
-        session.rollback()
+    except _OUTAGES as err:
+        _rollback(session)
         raise ServiceUnavailable(f"database unavailable: {_short(err)}") from err
+
+
+#: errors that mean the database cannot answer now (not a bug of ours): 503, not 500
+_OUTAGES = (
+    sa_exc.OperationalError,  # no connection, shutting down, statement timeout
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # connection pool exhausted
+)
+
+
+def _rollback(session: Session) -> None:
+    # the connection may be gone: the first error is the story
+    with contextlib.suppress(sa_exc.SQLAlchemyError):
+        session.rollback()
 
 
 def _collect(session: Session) -> Figures:
@@ -381,6 +397,10 @@ def check_readiness(
     except ServiceUnavailable as err:
         checks["database"] = False
         reasons.append(err.message)
+    except sa_exc.SQLAlchemyError as err:  # e.g. migrations not applied: not ready either
+        _rollback(session)
+        checks["database"] = False
+        reasons.append(f"database error: {_short(err)}")
     else:
         healths, worker_reasons = assess(
             figures, stuck_seconds=stuck_seconds, forget_seconds=forget_seconds

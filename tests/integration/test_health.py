@@ -15,11 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from api.app import create_app
+from kindred.cli import app as cli
 from kindred.db import make_engine, unit_of_work
 from kindred.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import bearer, free_port, make_api_key
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +328,105 @@ class TestOutages:
         assert r.status_code == 503
         assert r.json()["checks"] == {"database": True, "kafka": False, "workers": True}
         assert r.json()["reasons"][0].startswith("kafka: no broker answers")
+
+
+def quarantine(engine: Engine) -> None:
+    """Two quarantined records, one record still being retried, one quarantined profile."""
+    with unit_of_work(engine) as session:
+        session.execute(
+            text(
+                "INSERT INTO quarantine (kind, ref, reason, attempts, last_failed_at, "
+                "quarantined_at) VALUES "
+                "('record', '11', 'UntranslatableCharacter: NUL', 3, now() - interval '3 s', "
+                "now()), ('record', '12', 'boom', 3, now() - interval '2 s', now()), "
+                "('record', '13', 'boom', 1, now() - interval '1 s', NULL), "
+                "('profile', 'p-1', 'bad trait', 3, now(), now())"
+            )
+        )
+
+
+def remaining(engine: Engine) -> set[tuple[str, str]]:
+    with unit_of_work(engine) as session:
+        rows = session.execute(text("SELECT kind, ref FROM quarantine")).all()
+    return {(r[0], r[1]) for r in rows}
+
+
+class TestQuarantineApi:
+    def test_list_and_release(self, engine: Engine, client: TestClient) -> None:
+        quarantine(engine)
+        admin = bearer(make_api_key(engine, "admin"))
+        r = client.get("/v1/quarantine", headers=admin)
+        assert r.status_code == 200, r.text
+        assert [(q["kind"], q["ref"]) for q in r.json()] == [
+            ("profile", "p-1"),
+            ("record", "13"),
+            ("record", "12"),
+            ("record", "11"),
+        ]
+        first = r.json()[-1]
+        assert first["reason"] == "UntranslatableCharacter: NUL" and first["attempts"] == 3
+        r = client.get(
+            "/v1/quarantine", params={"kind": "record", "quarantined_only": True}, headers=admin
+        )
+        assert [q["ref"] for q in r.json()] == ["12", "11"]
+
+        r = client.delete("/v1/quarantine/record/11", headers=admin)
+        assert r.status_code == 204, r.text
+        assert ("record", "11") not in remaining(engine)
+        r = client.delete("/v1/quarantine/record/11", headers=admin)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "not_found"
+        assert client.delete("/v1/quarantine/thing/1", headers=admin).status_code == 422
+
+    def test_admin_only(self, engine: Engine, client: TestClient) -> None:
+        quarantine(engine)
+        assert client.get("/v1/quarantine").status_code == 401
+        reader = bearer(make_api_key(engine, "read"))
+        assert client.get("/v1/quarantine", headers=reader).status_code == 403
+        assert client.delete("/v1/quarantine/profile/p-1", headers=reader).status_code == 403
+        assert ("profile", "p-1") in remaining(engine)
+
+    def test_in_the_openapi_spec(self, client: TestClient) -> None:
+        paths = client.get("/openapi.json").json()["paths"]
+        assert {"401", "403", "404"} <= set(
+            paths["/v1/quarantine/{kind}/{ref}"]["delete"]["responses"]
+        )
+        assert "503" in paths["/metrics"]["get"]["responses"]
+        assert "503" in paths["/readyz"]["get"]["responses"]
+
+
+@pytest.fixture
+def cli_runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    from kindred.settings import get_settings
+
+    monkeypatch.setenv("KINDRED_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("KINDRED_KAFKA_BOOTSTRAP", settings.resolved_kafka_bootstrap())
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+class TestQuarantineCli:
+    def test_list_and_release(self, engine: Engine, cli_runner: CliRunner) -> None:
+        quarantine(engine)
+        result = cli_runner.invoke(cli, ["dlq", "quarantine", "list", "--kind", "record"])
+        assert result.exit_code == 0, result.output
+        assert [q["ref"] for q in json.loads(result.stdout)] == ["13", "12", "11"]
+        result = cli_runner.invoke(cli, ["dlq", "quarantine", "list", "--quarantined-only"])
+        assert {q["ref"] for q in json.loads(result.stdout)} == {"p-1", "12", "11"}
+
+        result = cli_runner.invoke(cli, ["dlq", "quarantine", "release", "profile", "p-1"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == {"released": {"kind": "profile", "ref": "p-1"}}
+        assert remaining(engine) == {("record", "11"), ("record", "12"), ("record", "13")}
+
+        result = cli_runner.invoke(cli, ["dlq", "quarantine", "release", "profile", "p-1"])
+        assert result.exit_code == 1
+        assert "nothing in quarantine" in result.output
+        result = cli_runner.invoke(cli, ["dlq", "quarantine", "release", "thing", "1"])
+        assert result.exit_code == 2
+
+    def test_the_dead_letter_verbs_stay(self, cli_runner: CliRunner) -> None:
+        result = cli_runner.invoke(cli, ["dlq", "list"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == []
