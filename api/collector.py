@@ -14,14 +14,16 @@ import base64
 import gzip
 import time
 import zlib
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, get_session, state
-from api.errors import collector_error
+from api.deps import AppState, get_session, state, write_key_scheme
+from api.errors import COLLECTOR_RESPONSES, collector_error
 from connectors.base import ConnectorError, get_connector
 from connectors.web import write_key_from_body
 from ingest.collect import RateLimit, RateLimiter, accept_payload
@@ -33,7 +35,7 @@ router = APIRouter(prefix="/v1", tags=["collector"])
 MAX_BODY = 500 * 1024  # Segment: 500 KB per batch
 MAX_COMPRESSED = 2 * 1024 * 1024
 _key_cache: dict[str, tuple[float, SourceInfo]] = {}
-KEY_TTL = 30.0
+KEY_TTL = 1.0  # short: a rotated-out or removed write key stops within a second
 #: default per-write-key budget: generous (a browser SDK sends a request every few seconds;
 #: a server SDK batches 100-500 events per request)
 RATE_LIMIT = RateLimit(rate=500.0, burst=1000.0)
@@ -125,6 +127,84 @@ async def _collect(
     return JSONResponse(content, status_code=200)
 
 
+class CollectOut(BaseModel):
+    success: bool
+    rejected: list[dict[str, Any]] | None = None
+
+
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+_OBJECT = {"type": "object", "additionalProperties": True}
+#: what every call may carry (Segment's common fields); unknown fields are kept
+_COMMON: dict[str, Any] = {
+    "messageId": {**_TEXT, "description": "duplicates by messageId are ignored"},
+    "userId": _TEXT,
+    "anonymousId": _TEXT,
+    "timestamp": {"type": "string", "format": "date-time"},
+    "sentAt": {"type": "string", "format": "date-time"},
+    "context": _OBJECT,
+    "integrations": _OBJECT,
+    "writeKey": {"type": "string", "description": "instead of HTTP Basic auth"},
+}
+_WHO = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
+#: per call type: its own fields, the required ones, and whether userId/anonymousId is needed
+_CALLS: dict[str, tuple[dict[str, Any], list[str], bool]] = {
+    "identify": ({"traits": _OBJECT}, [], True),
+    "track": ({"event": _TEXT, "properties": _OBJECT}, ["event"], True),
+    "page": ({"name": _TEXT, "category": _TEXT, "properties": _OBJECT}, [], True),
+    "screen": ({"name": _TEXT, "category": _TEXT, "properties": _OBJECT}, [], True),
+    "group": ({"groupId": _TEXT, "traits": _OBJECT}, ["groupId"], True),
+    "alias": ({"previousId": _TEXT}, ["previousId", "userId"], False),
+}
+
+
+def message_schema(call_type: str, *, typed: bool = False) -> dict[str, Any]:
+    """JSON schema of one Segment call (``typed``: with its ``type``, as in a batch)."""
+    fields, required, who = _CALLS[call_type]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {**_COMMON, **fields},
+        "required": list(required),
+        "additionalProperties": True,
+    }
+    if typed:
+        schema["properties"]["type"] = {"type": "string", "enum": [call_type]}
+        schema["required"].append("type")
+    if who:
+        schema["anyOf"] = _WHO
+    return schema
+
+
+def batch_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "batch": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {"oneOf": [message_schema(t, typed=True) for t in _CALLS]},
+            },
+            "context": _OBJECT,
+            "writeKey": {"type": "string", "description": "instead of HTTP Basic auth"},
+        },
+        "required": ["batch"],
+        "additionalProperties": True,
+    }
+
+
+def request_body(call_type: str | None) -> dict[str, Any]:
+    """The OpenAPI ``requestBody``: handlers read the raw body (gzip, Segment's quirks), so
+    FastAPI cannot infer it."""
+    schema = batch_schema() if call_type is None else message_schema(call_type)
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "JSON; `Content-Encoding: gzip` accepted; 32 KB a message, 500 KB "
+            "a request",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
 def _endpoint(call_type: str | None):  # type: ignore[no-untyped-def]
     async def handler(
         request: Request,
@@ -151,4 +231,11 @@ for _path, _type in (
         methods=["POST"],
         name=f"collect_{_path}",
         summary=f"Segment-compatible {_path} call",
+        dependencies=[Depends(write_key_scheme)],
+        response_model=None,
+        responses={
+            **COLLECTOR_RESPONSES,
+            200: {"model": CollectOut, "description": "Acknowledged by Kafka"},
+        },
+        openapi_extra=request_body(_type),
     )

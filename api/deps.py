@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.http import HTTPBase
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ingest.producer import EventPublisher
 from kindred.security import Principal, authenticate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,16 +30,49 @@ def state(request: Request) -> AppState:
     return value
 
 
-def get_session(request: Request) -> Iterator[Session]:
+def _request_session(request: Request) -> Iterator[Session]:
     session = state(request).sessions()
     try:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        try:
+            session.rollback()
+        except Exception:  # a dead connection: the original error is the one to report
+            log.warning("rollback failed", exc_info=True)
         raise
     finally:
         session.close()
+
+
+def get_session(session: Session = Depends(_request_session, scope="function")) -> Session:
+    """The request's session, committed when the path operation returns and BEFORE the
+    response is sent (``scope="function"``): a 2xx means the write is durable, and a failed
+    commit is answered by the error handlers (409 for a constraint, 503 for an outage).
+
+    A plain function in front of the generator so that every ``Depends(get_session)`` (the
+    route's, ``require()``'s) shares one session: FastAPI caches a dependency per call and
+    scope, and a generator dependency defaults to the ``"request"`` scope (exit after the
+    response is sent)."""
+    return session
+
+
+#: the read/admin API's key, as declared in OpenAPI (``auto_error=False``: a missing key is
+#: answered by ``authenticate`` with Kindred's own 401)
+api_key_scheme = HTTPBearer(
+    scheme_name="apiKey",
+    description="An API key (`kindred keys create`): `Authorization: Bearer kd_...`",
+    auto_error=False,
+)
+#: the collector's write key: HTTP Basic with the key as the username and no password
+#: (Segment's convention; ``writeKey`` in the body works too). Declared for OpenAPI only;
+#: ``api.collector`` parses the header itself, so this never refuses a request.
+write_key_scheme = HTTPBase(
+    scheme="basic",
+    scheme_name="writeKey",
+    description="The source's write key as the HTTP Basic username, empty password",
+    auto_error=False,
+)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -44,7 +82,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 def require(scope: str) -> Callable[..., Principal]:
-    def dependency(request: Request, session: Session = Depends(get_session)) -> Principal:
+    def dependency(
+        request: Request,
+        session: Session = Depends(get_session),
+        _: HTTPAuthorizationCredentials | None = Depends(api_key_scheme),
+    ) -> Principal:
         principal = authenticate(session, token=bearer_token(request))
         principal.require(scope)
         return principal

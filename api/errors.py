@@ -11,13 +11,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.base import ConnectorError
-from kindred.errors import KindredError
+from kindred.errors import (
+    Conflict,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    InvalidValue,
+    KindredError,
+)
 from kindred.kafka import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -78,34 +87,149 @@ def _respond(
     return render(status, code, message, details, headers)
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {
-        "description": desc,
-        "content": {
-            "application/json": {
-                "example": {"error": {"code": code, "message": "what went wrong and how to fix it"}}
-            }
-        },
-    }
-    for status, code, desc in (
-        (400, "bad_request", "Malformed request"),
-        (401, "unauthorized", "Missing or unknown key"),
-        (403, "forbidden", "Key lacks the scope"),
-        (404, "not_found", "No such resource"),
-        (422, "validation_error", "Invalid parameters"),
-    )
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer. Collector paths also carry top-level ``code`` and ``message``."""
+
+    error: ErrorDetail
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}
+}
+
+#: status -> (code, description) of every error an operation can answer
+_STATUSES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Malformed request"),
+    401: ("unauthorized", "Missing or unknown key"),
+    403: ("forbidden", "Key lacks the scope"),
+    404: ("not_found", "No such resource"),
+    405: ("method_not_allowed", "The resource does not support this method"),
+    409: ("conflict", "Conflicts with the current state (a constraint)"),
+    413: ("payload_too_large", "Body too large"),
+    422: ("validation_error", "Invalid parameters or a value the database cannot store"),
+    429: ("rate_limited", "Too many requests for this key; see Retry-After"),
+    503: ("database_unavailable", "Database or broker unavailable; retry after Retry-After"),
 }
 
 
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the error body's schema."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        code, desc = _STATUSES[status]
+        entry: dict[str, Any] = {
+            "model": ErrorOut,
+            "description": desc,
+            "content": {
+                "application/json": {
+                    "example": {"error": {"code": code, "message": "what went wrong and why"}}
+                }
+            },
+        }
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        out[status] = entry
+    return out
+
+
+#: the read/admin API (Bearer key): every error it can answer
+ERROR_RESPONSES = responses(400, 401, 403, 404, 409, 422, 503)
+#: the Segment-compatible collector (write key)
+COLLECTOR_RESPONSES = responses(400, 401, 413, 422, 429, 503)
+#: vendor webhooks (write key in the query; vendor signatures)
+WEBHOOK_RESPONSES = responses(400, 401, 403, 404, 405, 409, 413, 422, 503)
+
+RETRY_AFTER_DB = "2"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def classify_database_error(exc: Exception) -> KindredError | None:
+    """Map a database error to the answer it deserves, or None for a real bug (500).
+
+    Outages (no connection, server shutting down, out of connections, pool timeout) are 503
+    ``database_unavailable``; lock/serialization conflicts are 503 ``database_busy`` (retry);
+    a value PostgreSQL refuses (SQLSTATE class 22, or 54: e.g. a key too long for an index)
+    is 422 ``invalid_value``; a constraint (class 23) is 409 ``conflict``.
+    """
+    state = _sqlstate(exc)
+    cls = state[:2] if state else None
+    # psycopg refuses some values itself (a NUL in a text parameter): DataError, no SQLSTATE
+    client_refused = state is None and isinstance(exc, sa_exc.DataError | psycopg.DataError)
+    if cls == "22" or cls == "54" or client_refused:
+        return InvalidValue(f"a value cannot be stored: {_first_line(exc)}")
+    if cls == "23":
+        return Conflict(f"conflicts with existing data: {_first_line(exc)}")
+    if cls == "40" or state in ("55P03", "57014"):
+        return DatabaseBusy("the database is busy; retry the request")
+    unavailable = (
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+        sa_exc.InterfaceError,
+        psycopg.InterfaceError,
+    )
+    if (
+        isinstance(exc, unavailable)
+        or cls in ("08", "53", "57")
+        or (state is None and isinstance(exc, sa_exc.OperationalError | psycopg.OperationalError))
+        or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+    ):
+        return DatabaseUnavailable("the database is unavailable; retry later")
+    return None
+
+
 def install(app: FastAPI) -> None:
+    def _render(request: Request, exc: KindredError) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = (
+                "Basic" if is_collector_path(request.url.path) else "Bearer"
+            )
+        if exc.status_code == 503:
+            headers["Retry-After"] = RETRY_AFTER_DB
+        return _respond(request, exc.status_code, exc.code, exc.message, exc.details, headers)
+
     @app.exception_handler(KindredError)
     async def _kindred(request: Request, exc: KindredError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _respond(request, exc.status_code, exc.code, exc.message, exc.details, headers)
+        return _render(request, exc)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        mapped = classify_database_error(exc)
+        if mapped is None:
+            return await _unexpected(request, exc)
+        log.warning("%s on %s %s: %s", mapped.code, request.method, request.url.path, exc)
+        return _render(request, mapped)
+
+    # one place for every database failure, whichever layer raised it (SQLAlchemy wraps
+    # most; raw psycopg calls such as COPY raise psycopg's own)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database)
+    app.add_exception_handler(psycopg.Error, _database)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unencodable(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # a lone surrogate that got past validation reached the database driver
+        return _render(request, InvalidValue(f"text cannot be stored: {exc.reason}"))
 
     @app.exception_handler(ConnectorError)
     async def _connector(request: Request, exc: ConnectorError) -> JSONResponse:
-        return _respond(request, exc.status_code, exc.code, exc.message)
+        # connectors answer 405 only for a GET on a webhook URL they have no handshake for
+        headers = {"Allow": "POST"} if exc.status_code == 405 else None
+        return _respond(request, exc.status_code, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(BrokerUnavailable)
     async def _broker(request: Request, exc: BrokerUnavailable) -> JSONResponse:
@@ -130,7 +254,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _respond(request, exc.status_code, code, str(exc.detail))
+        # keep the exception's headers: a 405 carries ``Allow`` (RFC 9110)
+        return _respond(
+            request, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
+from api.validation import INT64_MAX, Int64, StorableModel, StorableStr
 from identity.batch import list_models, model_chart
 from identity.overrides import RecordRef, merge_profiles, split_profile
 from identity.service import changes_since, list_generic_identifiers, why_not_merged
@@ -22,24 +23,24 @@ from kindred.security import Principal
 router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=ERROR_RESPONSES)
 
 
-class RecordIn(BaseModel):
-    id: int | None = None
-    source: str | None = None
-    record_key: str | None = None
+class RecordIn(StorableModel):
+    id: Int64 | None = None
+    source: StorableStr | None = None
+    record_key: StorableStr | None = None
 
     def ref(self) -> RecordRef:
         return RecordRef(id=self.id, source=self.source, record_key=self.record_key)
 
 
-class MergeIn(BaseModel):
+class MergeIn(StorableModel):
     profile_ids: list[uuid.UUID] = Field(min_length=2, max_length=50)
-    reason: str | None = None
+    reason: StorableStr | None = None
 
 
-class SplitIn(BaseModel):
+class SplitIn(StorableModel):
     profile_id: uuid.UUID
     records: list[RecordIn] = Field(min_length=1, max_length=1000)
-    reason: str | None = None
+    reason: StorableStr | None = None
 
 
 class MergeOut(BaseModel):
@@ -96,7 +97,7 @@ def split(
 
 @router.get("/changes", response_model=ChangesOut, summary="Merges and splits, oldest first")
 def changes(
-    after: int = Query(0, ge=0, description="the `next_after` of the previous page"),
+    after: int = Query(0, ge=0, le=INT64_MAX, description="the `next_after` of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
@@ -20,6 +20,7 @@ from api.schemas import (
     ProfileOut,
     TouchpointOut,
 )
+from api.validation import StorableJsonObject
 from kindred.security import Principal
 from profiles.config import load_config, save_config
 from profiles.segments import profile_segments
@@ -102,7 +103,10 @@ def read_config(
 
 @router.put("/config", summary="Replace whole configuration sections (validated)")
 def write_config(
-    sections: dict[str, Any] = Body(..., description="section name -> its whole new value"),
+    # Annotated[..., Body()]: FastAPI drops the type's validators with a ``= Body()`` default
+    sections: Annotated[
+        StorableJsonObject, Body(description="section name -> its whole new value")
+    ],
     session: Session = Depends(get_session),
     _: Principal = Depends(require("admin")),
 ) -> dict[str, Any]:
@@ -128,6 +132,25 @@ def read_profile(
     _: Principal = Depends(require("read")),
 ) -> ProfileFullOut:
     return _out(get_profile(session, profile_id=profile_id))
+
+
+@router.delete(
+    "/{profile_id}",
+    summary="Erase the person everywhere (the whole cluster); returns the audit row",
+)
+def delete_profile(
+    profile_id: uuid.UUID,
+    session: Session = Depends(get_session),
+    principal: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    from profiles.privacy import erase_profile
+
+    return erase_profile(
+        session,
+        profile_id=profile_id,
+        requested_by=f"api-key:{principal.key_id}:{principal.name}",
+        api_key_id=principal.key_id,
+    ).as_json()
 
 
 @router.get("/{profile_id}/identities", response_model=IdentitiesOut)

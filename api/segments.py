@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, require, state
 from api.errors import ERROR_RESPONSES
+from api.validation import StorableJson, StorableModel, StorableStr
 from kindred.security import Principal
 from profiles.segments import (
     SegmentView,
@@ -31,12 +32,14 @@ router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=ERROR_RES
 STREAM_TYPES = {"text/csv": "csv", "application/x-ndjson": "ndjson"}
 
 
-class SegmentIn(BaseModel):
-    name: str = Field(..., description="unique name")
-    rules: Any = Field(..., description="a rule of the JSON rule language (docs/segments.md)")
-    level: str = Field("person", description="person | account")
-    description: str | None = None
-    consent: str | None = Field(
+class SegmentIn(StorableModel):
+    name: StorableStr = Field(..., description="unique name")
+    rules: StorableJson = Field(
+        ..., description="a rule of the JSON rule language (docs/segments.md)"
+    )
+    level: StorableStr = Field("person", description="person | account")
+    description: StorableStr | None = None
+    consent: StorableStr | None = Field(
         None, description="email | sms | ads: members must consent to this channel"
     )
 

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.collector import limiter, resolve_source
 from api.deps import AppState, get_session, state
-from api.errors import collector_error
+from api.errors import COLLECTOR_RESPONSES, collector_error, responses
 from connectors.email import pixel_open_event
 from ingest.collect import RateLimit, RateLimiter, accept_events
 
@@ -40,6 +40,10 @@ def _snippet() -> bytes:
     "/kindred.js",
     summary="First-party browser snippet: page/identify/track to /v1/batch",
     response_class=Response,
+    responses={
+        200: {"content": {"application/javascript": {}}, "description": "The snippet"},
+        **responses(422),
+    },
 )
 def kindred_js() -> Response:
     return Response(
@@ -53,6 +57,10 @@ def kindred_js() -> Response:
     "/pixel.gif",
     summary="Email-open pixel: records an 'Email Opened' event, answers a 1x1 GIF",
     response_class=Response,
+    responses={
+        200: {"content": {"image/gif": {}}, "description": "A 1x1 transparent GIF"},
+        **COLLECTOR_RESPONSES,
+    },
 )
 async def open_pixel(
     request: Request,

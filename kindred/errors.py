@@ -53,3 +53,21 @@ class Unprocessable(KindredError):
 class ServiceUnavailable(KindredError):
     status_code = 503
     code = "unavailable"
+
+
+class InvalidValue(Unprocessable):
+    """A value the database cannot store (NUL byte, lone surrogate, number out of range)."""
+
+    code = "invalid_value"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL cannot be reached (down, restarting, out of connections): retry later."""
+
+    code = "database_unavailable"
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """A lock or serialization conflict, a deadlock or a statement timeout: retry."""
+
+    code = "database_busy"
