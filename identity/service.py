@@ -381,7 +381,11 @@ def _dirty_selection(limit: int, record_ids: Sequence[int] | None) -> Any:
         SourceRecord.external_ids,
         SourceRecord.updated_at,
         SourceRecord.record_key,
-    ).where(SourceRecord.dirty.is_(True), not_quarantined(KIND_RECORD, SourceRecord.id))
+    ).where(  # bare ``dirty`` (not ``IS TRUE``): the partial index's predicate, character for
+        # character, or PostgreSQL walks the primary key over every clean record
+        SourceRecord.dirty,
+        not_quarantined(KIND_RECORD, SourceRecord.id),
+    )
     if record_ids is not None:
         query = query.where(in_ids(SourceRecord.id, record_ids))
     return query.order_by(SourceRecord.id).limit(limit)

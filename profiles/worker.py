@@ -97,9 +97,8 @@ def process_stale(
     result = TickResult()
     # Lock order: the membership lock first, then profile rows (segment computes take them in
     # the same order). The unlocked peek keeps idle ticks from queueing behind the lock.
-    peek = select(Profile.id).where(
-        Profile.stale.is_(True), not_quarantined(KIND_PROFILE, Profile.id)
-    )
+    # bare ``stale``: the predicate of the partial index ix_profiles_stale
+    peek = select(Profile.id).where(Profile.stale, not_quarantined(KIND_PROFILE, Profile.id))
     if session.execute(peek.limit(1)).first() is None:
         return result
     lock_changes(session)  # outside the savepoints, as the row locks of stale_batch
