@@ -204,6 +204,33 @@ class TestMetrics:
         assert "kindred_worker_heartbeat_age_seconds" not in m
         assert one(m, "kindred_pipeline_problems") == 0
 
+    def test_big_tables_are_estimated_and_say_so(
+        self, engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from kindred import healthcheck
+
+        monkeypatch.setattr(healthcheck, "EXACT_COUNT_BELOW", 20)
+        dirty_records(engine, 5)
+        with unit_of_work(engine) as session:
+            session.execute(
+                text(
+                    "INSERT INTO events (source, message_id, type, channel, occurred_at, payload) "
+                    "SELECT 'web', 'm' || g, 'track', 'web', now(), '{}' "
+                    "FROM generate_series(1, 60) g"
+                )
+            )
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE events"))
+            conn.commit()
+        r = client.get("/metrics")
+        families = {f.name: f for f in text_string_to_metric_families(r.text)}
+        events = families["kindred_events_total"]
+        assert "planner estimate" in events.documentation and "large" in events.documentation
+        assert events.samples[0].value == 60  # ANALYZE just counted them all
+        records = families["kindred_source_records"]
+        assert "exact below 20 rows" in records.documentation
+        assert records.samples[0].value == 5
+
 
 class TestReadiness:
     def ready(self, client: TestClient, status: int) -> dict[str, Any]:
