@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, state
-from api.errors import ERROR_RESPONSES, error_response
+from api.errors import error_response, responses
 from kindred.errors import ServiceUnavailable
 from kindred.healthcheck import check_readiness, metrics_text
 from kindred.settings import Settings, get_settings
@@ -71,7 +71,7 @@ async def readyz(
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
-        503: ERROR_RESPONSES.get(503, {"description": "The database is unavailable"}),
+        **responses(503),
     },
 )
 def metrics(app: AppState = Depends(state), settings: Settings = Depends(app_settings)) -> Response:

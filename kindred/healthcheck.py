@@ -51,7 +51,7 @@ from sqlalchemy import Float, cast, func, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from kindred.errors import ServiceUnavailable
+from kindred.errors import DatabaseUnavailable, ServiceUnavailable
 from kindred.infra import port_open
 from kindred.models import DeadLetter, Event, Profile, SourceRecord, WorkerHeartbeat
 from kindred.quarantine import quarantine_counts
@@ -198,12 +198,12 @@ class Readiness:
 
 
 def collect_figures(session: Session) -> Figures:
-    """Read every figure; :class:`ServiceUnavailable` if the database cannot answer."""
+    """Read every figure; :class:`DatabaseUnavailable` (503) if the database cannot answer."""
     try:
         return _collect(session)
     except _OUTAGES as err:
         _rollback(session)
-        raise ServiceUnavailable(f"database unavailable: {_short(err)}") from err
+        raise DatabaseUnavailable(f"database unavailable: {_short(err)}") from err
 
 
 #: errors that mean the database cannot answer now (not a bug of ours): 503, not 500

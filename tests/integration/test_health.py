@@ -343,7 +343,7 @@ class TestOutages:
                 assert body["workers"] == []
                 m = c.get("/metrics")
                 assert m.status_code == 503
-                assert m.json()["error"]["code"] == "unavailable"
+                assert m.json()["error"]["code"] == "database_unavailable"
                 assert m.headers["retry-after"]
         finally:
             dead.dispose()
