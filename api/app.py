@@ -11,6 +11,7 @@ from api import (
     errors,
     health,
     identity_admin,
+    keys,
     profiles,
     quarantine,
     segments,
@@ -54,6 +55,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(profiles.router)
     app.include_router(sources.router)
+    app.include_router(keys.router)
     app.include_router(quarantine.router)
     app.include_router(ui.router)
     app.include_router(accounts.router)

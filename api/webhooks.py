@@ -9,8 +9,6 @@ against the source before the error is answered.
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
@@ -21,10 +19,9 @@ from api.deps import AppState, get_session, state
 from api.errors import ERROR_RESPONSES
 from connectors.base import Connector, ConnectorError, connects_to, get_connector
 from ingest.collect import accept_payload, record_payload_failure
-from ingest.sources import source_by_name
+from ingest.sources import connector_config, source_by_name, write_key_matches
 from kindred.errors import NotFound, Unauthorized
 from kindred.models import Source
-from kindred.security import hash_secret
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
 
@@ -36,7 +33,7 @@ def _authorise(
     impl = get_connector(connector)
     if not connects_to(impl, row.connector):
         raise NotFound(f"source {source!r} is a {row.connector!r} source, not {connector!r}")
-    if not key or not hmac.compare_digest(hash_secret(key), row.write_key_hash):
+    if not write_key_matches(row, key):
         raise Unauthorized("missing or wrong source key: append ?key=<write key> to the URL")
     return row, impl
 
@@ -54,7 +51,7 @@ async def receive_webhook(
     row, impl = await run_in_threadpool(
         _authorise, session, connector=connector, source=source, key=key
     )
-    config = dict(row.config or {})
+    config = connector_config(row.config, settings=request.app.state.settings)
     content_type = request.headers.get("content-type")
     try:
         impl.verify_request(
@@ -113,5 +110,6 @@ async def verify_webhook(
     row, impl = await run_in_threadpool(
         _authorise, session, connector=connector, source=source, key=key
     )
-    reply = impl.handshake(params=dict(request.query_params), config=dict(row.config or {}))
+    config = connector_config(row.config, settings=request.app.state.settings)
+    reply = impl.handshake(params=dict(request.query_params), config=config)
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)

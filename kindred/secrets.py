@@ -162,8 +162,9 @@ class Keyring:
         and legacy plaintext)."""
         return {
             k: v
-            if self.is_current(v) or not (is_encrypted(v) or (is_secret_name(k) and v))
-            else self.encrypt(self.decrypt(v) if is_encrypted(v) else str(v))
+            if self.is_current(v)
+            or not (is_encrypted(v) or (is_secret_name(k) and isinstance(v, str) and v))
+            else self.encrypt(self.decrypt(v))
             for k, v in config.items()
         }
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
 from kindred.db import get_engine, unit_of_work
+from kindred.errors import KindredError
 from kindred.settings import get_settings
 
+if TYPE_CHECKING:
+    from kindred.models import ApiKey
+
 err = Console(stderr=True)
+secrets_app = typer.Typer(no_args_is_help=True, help="Secrets encrypted at rest")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for the read/admin API")
 sources_app = typer.Typer(no_args_is_help=True, help="Sources (connector instances)")
 
@@ -76,20 +83,112 @@ def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles"))
         raise typer.BadParameter("worker must be one of: ingest, identity, profiles")
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str, *, option: str) -> timedelta:
+    """``90s``, ``15m``, ``24h``, ``7d`` (or plain seconds)."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _UNITS else "s"
+    number = raw[:-1] if raw[-1:] in _UNITS else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r}: expected e.g. 90s, 15m, 24h, 7d") from None
+    if value < 0:
+        raise typer.BadParameter(f"{option} must not be negative")
+    return timedelta(seconds=value * _UNITS[unit])
+
+
+def _key_row(key: ApiKey) -> dict[str, object]:
+    from kindred.security import key_state
+
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": list(key.scopes),
+        "state": key_state(key),
+        "created_at": key.created_at.isoformat() if key.created_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+def _fail(error: KindredError) -> typer.Exit:
+    err.print(f"[red]{error.message}[/red]")
+    return typer.Exit(1)
+
+
 @keys_app.command("create")
 def keys_create(
     scope: list[str] = typer.Option(["read"], "--scope", help="read | write | admin (repeatable)"),
     name: str = typer.Option("cli", help="a label for the key"),
+    expires: str = typer.Option(None, "--expires", help="lifetime, e.g. 30d (default: none)"),
 ) -> None:
     """Create an API key; prints it once (only its hash is stored)."""
     from kindred.security import create_api_key
 
+    expires_at = datetime.now(UTC) + _duration(expires, option="--expires") if expires else None
     with unit_of_work() as session:
         try:
-            key, secret = create_api_key(session, name=name, scopes=scope)
+            key, secret = create_api_key(session, name=name, scopes=scope, expires_at=expires_at)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from e
-        typer.echo(json.dumps({"name": key.name, "scopes": key.scopes, "api_key": secret}))
+        typer.echo(
+            json.dumps({"id": key.id, "name": key.name, "scopes": key.scopes, "api_key": secret})
+        )
+
+
+@keys_app.command("list")
+def keys_list(
+    active: bool = typer.Option(False, "--active", help="hide revoked keys"),
+) -> None:
+    """List API keys: id, prefix, name, scopes, state, created, last used, expiry. Never
+    the secret (it is not stored) nor its hash."""
+    from kindred.security import list_api_keys
+
+    with unit_of_work() as session:
+        rows = [_key_row(k) for k in list_api_keys(session, include_revoked=not active)]
+    typer.echo(json.dumps(rows, indent=2))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: int = typer.Argument(..., help="the key's id (see `kindred keys list`)"),
+) -> None:
+    """Revoke an API key now: its next request gets 401."""
+    from kindred.security import revoke_api_key
+
+    try:
+        with unit_of_work() as session:
+            row = _key_row(revoke_api_key(session, key_id=key_id))
+    except KindredError as e:
+        raise _fail(e) from e
+    typer.echo(json.dumps(row))
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: int = typer.Argument(..., help="the key's id (see `kindred keys list`)"),
+    overlap: str = typer.Option("0", "--overlap", help="the old key keeps working this long"),
+    expires: str = typer.Option(None, "--expires", help="lifetime of the new key, e.g. 90d"),
+) -> None:
+    """Replace an API key with a new one (same name and scopes); prints the new key once."""
+    from kindred.security import rotate_api_key
+
+    window = _duration(overlap, option="--overlap")
+    expires_at = datetime.now(UTC) + _duration(expires, option="--expires") if expires else None
+    try:
+        with unit_of_work() as session:
+            key, secret = rotate_api_key(
+                session, key_id=key_id, overlap=window, expires_at=expires_at
+            )
+            row = {**_key_row(key), "api_key": secret, "replaces": key_id}
+    except KindredError as e:
+        raise _fail(e) from e
+    typer.echo(json.dumps(row))
 
 
 @sources_app.command("create")
@@ -135,6 +234,48 @@ def sources_create(
     )
 
 
+@sources_app.command("rotate-key")
+def sources_rotate_key(
+    name: str = typer.Argument(..., help="the source"),
+    overlap: str = typer.Option(
+        "24h", "--overlap", help="the old write key keeps working this long (0: stops now)"
+    ),
+) -> None:
+    """Give a source a new write key (printed once); the old one stops after the overlap."""
+    from ingest.sources import rotate_write_key
+
+    window = _duration(overlap, option="--overlap")
+    try:
+        with unit_of_work() as session:
+            row, key = rotate_write_key(session, name=name, overlap=window)
+            until = row.previous_key_expires_at
+    except KindredError as e:
+        raise _fail(e) from e
+    typer.echo(
+        json.dumps(
+            {
+                "source": name,
+                "write_key": key,
+                "previous_key_valid_until": until.isoformat() if until else None,
+            }
+        )
+    )
+
+
+@secrets_app.command("reencrypt")
+def secrets_reencrypt() -> None:
+    """Encrypt every source secret under KINDRED_SECRET_KEY: legacy plaintext values, and
+    values still under a key listed in KINDRED_SECRET_KEY_PREVIOUS (key rotation)."""
+    from ingest.sources import reencrypt_sources
+
+    try:
+        with unit_of_work() as session:
+            changed = reencrypt_sources(session)
+    except KindredError as e:
+        raise _fail(e) from e
+    typer.echo(json.dumps({"sources_rewritten": changed}))
+
+
 @sources_app.command("list")
 def sources_list() -> None:
     """List sources with their accepted/rejected counters."""
@@ -169,13 +310,13 @@ def import_file(
     from connectors.base import ConnectorError, get_connector
     from ingest.collect import record_rejections
     from ingest.producer import EventPublisher
-    from ingest.sources import source_by_name
+    from ingest.sources import connector_config, source_by_name
 
     settings = get_settings()
     impl = get_connector(connector)
     with unit_of_work() as session:
         row = source_by_name(session, name=source)
-        config = dict(row.config or {})
+        config = connector_config(row.config, settings=settings)
     if kind:
         config["kind"] = kind
     if preset:
@@ -280,5 +421,6 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.add_typer(keys_app, name="keys")
     app.add_typer(sources_app, name="sources")
+    app.add_typer(secrets_app, name="secrets")
     app.command("import")(import_file)
     app.command("resolve")(resolve)

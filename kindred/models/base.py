@@ -50,6 +50,10 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     connector: Mapped[str] = mapped_column(String(100))
     write_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # the write key replaced by the last rotation, valid until previous_key_expires_at
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    previous_key_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    key_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     config: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     accepted_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     rejected_count: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
@@ -68,6 +72,9 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(50)))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # refreshed at most once a minute per key (kindred.security.LAST_USED_EVERY)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SourceRecord(Base):
