@@ -25,8 +25,12 @@ horizon ``F = settings.ready_forget_seconds`` (default 600 s), a row is
 ``/readyz`` is unready (503) with one reason per finding when
 
 * a live worker says it is stuck (``status.stuck``, with its ``stuck_reason``);
-* a live worker has consumer lag and no successful unit of work (``last_success_at``, else
-  its start) for more than ``T`` — e.g. it has no partitions assigned after a bad rebalance;
+* a live worker has lag on its partitions and no successful unit of work
+  (``last_success_at``, else its start) for more than ``T``;
+* a Kafka-fed kind (``ingest``) has lag (the group's lag its workers report as
+  ``status.backlog``, or their partitions' lag) and no live worker of it made progress for
+  more than ``T`` — e.g. no worker got partitions after a bad rebalance. An idle worker
+  without partitions next to busy ones (more workers than partitions) is no reason;
 * a kind has dead rows and no live worker: for ``identity`` and ``profiles`` when their
   backlog (dirty records / stale profiles) is older than ``T``; for ``ingest`` (and any
   other kind) always, because its backlog lives in Kafka and cannot be seen from the
@@ -34,7 +38,8 @@ horizon ``F = settings.ready_forget_seconds`` (default 600 s), a row is
 * ``identity``/``profiles`` have live workers but their backlog is older than ``T`` and no
   live worker of that kind made progress within ``T``.
 
-A dead row next to a live worker of the same kind is listed (``state: "dead"``) but is no
+A worker that stops cleanly deletes its row (``kindred.heartbeat``); a dead row next to a
+live worker of the same kind is listed (``state: "dead"``) but is no
 reason: it is a scaled-down or restarted worker whose partitions went to the others.
 """
 
@@ -104,6 +109,11 @@ class WorkerView:
     @property
     def total_lag(self) -> int:
         return sum(max(v, 0) for v in self.lag.values())
+
+    @property
+    def backlog(self) -> int:
+        """The worker's own view of the work waiting (ingest: the consumer group's lag)."""
+        return max(self.counter("backlog"), 0)
 
     @property
     def progress_age(self) -> float:
@@ -335,7 +345,7 @@ def assess(
         if not live:
             last = min(h.view.beat_age for h in mine)
             if kind not in _DB_BACKLOG:
-                lag = sum(h.view.total_lag for h in mine)
+                lag = max(max(h.view.total_lag, h.view.backlog) for h in mine)
                 reasons.append(
                     f"{kind}: no live worker (last heartbeat {last:.0f} s ago, last known lag "
                     f"{lag}); nothing consumes what the collector accepts"
@@ -344,11 +354,27 @@ def assess(
                 reasons.append(
                     f"{kind}: {backlog}, and no live worker (last heartbeat {last:.0f} s ago)"
                 )
-        elif aged and kind in _DB_BACKLOG:
+        else:
             progress = min(h.view.progress_age for h in live)
-            if progress > stuck_seconds:
+            if progress <= stuck_seconds:
+                continue
+            if kind in _DB_BACKLOG:
+                if aged:
+                    reasons.append(
+                        f"{kind}: {backlog}, and no worker made progress for {progress:.0f} s"
+                    )
+                continue
+            # a Kafka backlog: the group's lag the workers report, or their partitions' lag
+            lag = max(max(h.view.total_lag, h.view.backlog) for h in live)
+            if lag > 0 and not any(h.problems for h in live):
+                assigned = sum(len(h.view.partitions) for h in live)
+                where = (
+                    f"no partitions assigned to any of {len(live)} live workers"
+                    if assigned == 0
+                    else f"{assigned} partitions assigned to {len(live)} live workers"
+                )
                 reasons.append(
-                    f"{kind}: {backlog}, and no worker made progress for {progress:.0f} s"
+                    f"{kind}: lag {lag} and no worker made progress for {progress:.0f} s ({where})"
                 )
     shown = [h for h in healths if h.state != "gone"]
     return shown, reasons

@@ -271,9 +271,21 @@ class TestReadiness:
         assert reason.startswith(f"ingest worker {wid}: no partitions assigned")
         assert "45 s with lag 3000" in reason
 
+    def test_group_lag_seen_by_a_worker_without_partitions(
+        self, engine: Engine, client: TestClient
+    ) -> None:
+        beat(engine, kind="ingest", partitions=[], lag={}, backlog=22000, success_ago=None)
+        beat(engine, kind="ingest", partitions=[], lag={}, backlog=22000, success_ago=50)
+        [reason] = self.ready(client, 503)["reasons"]
+        assert reason == (
+            "ingest: lag 22000 and no worker made progress for 50 s "
+            "(no partitions assigned to any of 2 live workers)"
+        )
+
     def test_lag_that_moves_is_no_reason(self, engine: Engine, client: TestClient) -> None:
         beat(engine, kind="ingest", partitions=["t:0"], lag={"t:0": 3000}, success_ago=1)
-        beat(engine, kind="ingest", partitions=[], lag={}, success_ago=None, started_ago=600)
+        # more workers than partitions: one idles without any, seeing the group's lag
+        beat(engine, kind="ingest", partitions=[], lag={}, backlog=3000, success_ago=None)
         self.ready(client, 200)
 
     def test_dead_workers_with_a_backlog(self, engine: Engine, client: TestClient) -> None:
