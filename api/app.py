@@ -12,6 +12,7 @@ from api import (
     health,
     identity_admin,
     keys,
+    privacy,
     profiles,
     quarantine,
     segments,
@@ -54,6 +55,7 @@ def create_app(
     app.include_router(collector.router)
     app.include_router(webhooks.router)
     app.include_router(profiles.router)
+    app.include_router(privacy.router)
     app.include_router(sources.router)
     app.include_router(keys.router)
     app.include_router(quarantine.router)

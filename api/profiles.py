@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
+from api.privacy import PrivacyRequestOut
+from api.privacy import out as privacy_out
 from api.schemas import (
     IdentitiesOut,
     IdentityOut,
@@ -23,6 +25,7 @@ from api.schemas import (
 from api.validation import StorableJsonObject
 from kindred.security import Principal
 from profiles.config import load_config, save_config
+from profiles.privacy import erase_profile
 from profiles.segments import profile_segments
 from profiles.service import (
     ProfileView,
@@ -136,21 +139,21 @@ def read_profile(
 
 @router.delete(
     "/{profile_id}",
+    response_model=PrivacyRequestOut,
     summary="Erase the person everywhere (the whole cluster); returns the audit row",
 )
 def delete_profile(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),
     principal: Principal = Depends(require("admin")),
-) -> dict[str, Any]:
-    from profiles.privacy import erase_profile
-
-    return erase_profile(
+) -> PrivacyRequestOut:
+    view = erase_profile(
         session,
         profile_id=profile_id,
         requested_by=f"api-key:{principal.key_id}:{principal.name}",
         api_key_id=principal.key_id,
-    ).as_json()
+    )
+    return privacy_out(view)
 
 
 @router.get("/{profile_id}/identities", response_model=IdentitiesOut)

@@ -1,5 +1,9 @@
 """Normalisation of identifiers before they are compared or linked.
 
+The email, phone and opaque-id normalisers (and the junk list) live in
+``kindred.identifiers``, below ingest, which hashes the same values for suppression; they are
+re-exported here unchanged.
+
 Every function is deterministic and returns ``None`` for a value that cannot be used
 (empty, malformed, or a known junk placeholder).
 
@@ -16,18 +20,15 @@ import re
 import unicodedata
 from datetime import date
 
-import phonenumbers
-
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-JUNK_VALUES = frozenset(
-    {"", "null", "none", "nil", "n/a", "na", "undefined", "unknown", "-", "test", "0", "000000",
-     "0000000", "00000000", "0000000000", "1234567890", "test@test.com", "test@example.com",
-     "noemail@noemail.com", "no@email.com", "none@none.com", "email@email.com", "a@a.com",
-     "nan", "?", "--", "x", "xx", "xxx"}
-)  # fmt: skip
-
-GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+from kindred.identifiers import GMAIL_DOMAINS as GMAIL_DOMAINS
+from kindred.identifiers import JUNK_VALUES as JUNK_VALUES
+from kindred.identifiers import MAX_EMAIL_LENGTH as MAX_EMAIL_LENGTH
+from kindred.identifiers import MAX_IDENTIFIER_LENGTH as MAX_IDENTIFIER_LENGTH
+from kindred.identifiers import clean_text as _text
+from kindred.identifiers import is_junk as is_junk
+from kindred.identifiers import normalise_email as normalise_email
+from kindred.identifiers import normalise_id as normalise_id
+from kindred.identifiers import normalise_phone as normalise_phone
 
 FREE_MAIL_DOMAINS = frozenset(
     {"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de",
@@ -105,42 +106,6 @@ _QUOTES_RE = re.compile("[\"'«»“”„‘’`´]")
 _APOSTROPHE_RE = re.compile("['‘’`´]")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
 _SPACES_RE = re.compile(r"\s+")
-_DIGITS_RE = re.compile(r"\d")
-
-
-#: RFC 5321: a forward-path is at most 256 octets including the angle brackets
-MAX_EMAIL_LENGTH = 254
-#: no real id, click id or phone number is longer; a longer value is noise or an attack, and
-#: PostgreSQL's btree rows hold ~2,700 bytes (identifiers are indexed by value)
-MAX_IDENTIFIER_LENGTH = 500
-
-
-def is_junk(value: str | None) -> bool:
-    return value is None or value.strip().lower() in JUNK_VALUES
-
-
-def _text(raw: object) -> str | None:
-    """``raw`` as a stripped string, or ``None`` for missing values (None, NaN, junk)."""
-    if raw is None:
-        return None
-    if isinstance(raw, float) and raw != raw:  # NaN from pandas
-        return None
-    value = str(raw).strip()
-    return None if is_junk(value) else value
-
-
-def _identifier_text(raw: object, *, max_length: int = MAX_IDENTIFIER_LENGTH) -> str | None:
-    """``_text`` for identifiers: also ``None`` (not an identifier, treated as absent) when
-    longer than ``max_length`` or holding what PostgreSQL text cannot store (NUL, a lone
-    surrogate), so one hostile value never fails the resolver's writes."""
-    value = _text(raw)
-    if value is None or len(value) > max_length or "\x00" in value:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return value
 
 
 def fold(value: str) -> str:
@@ -151,29 +116,6 @@ def fold(value: str) -> str:
 
 
 # --- email -----------------------------------------------------------------------------
-
-
-def normalise_email(raw: str | None) -> str | None:
-    """Canonical address under the module's email policy; ``None`` if malformed or junk, or
-    longer than ``MAX_EMAIL_LENGTH`` (RFC 5321)."""
-    value = _identifier_text(raw, max_length=MAX_IDENTIFIER_LENGTH)
-    if value is None:
-        return None
-    value = value.lower().replace(" ", "")
-    if value.startswith("mailto:"):
-        value = value[7:]
-    if len(value) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(value) or is_junk(value):
-        return None
-    local, _, domain = value.rpartition("@")
-    domain = domain.rstrip(".")
-    local = local.split("+", 1)[0]
-    if domain in GMAIL_DOMAINS:
-        domain = "gmail.com"
-        local = local.replace(".", "")
-    if not local:
-        return None
-    value = f"{local}@{domain}"
-    return None if is_junk(value) else value
 
 
 def email_domain(email: str | None) -> str | None:
@@ -227,35 +169,6 @@ def is_role_email(email: str | None) -> bool:
     """True for shared role mailboxes (``info@``, ``sales@``, ...), which name no one person."""
     local = email_local(email)
     return local is not None and local.replace(".", "").replace("_", "") in ROLE_LOCAL_PARTS
-
-
-# --- phone and ids ---------------------------------------------------------------------
-
-
-def normalise_phone(raw: str | None, *, default_region: str = "US") -> str | None:
-    """E.164 (``+14155550100``), using ``default_region`` for numbers without a country code."""
-    value = _identifier_text(raw)
-    if value is None or not _DIGITS_RE.search(value):
-        return None
-    if value.startswith("00"):
-        value = "+" + value[2:]
-    try:
-        parsed = phonenumbers.parse(value, default_region.upper())
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    e164: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    digits = e164[1:]
-    if len(set(digits[-7:])) == 1:  # 0000000, 1111111: placeholders
-        return None
-    return e164
-
-
-def normalise_id(raw: str | None) -> str | None:
-    """Opaque ids (userId, anonymousId, CRM ids): trimmed; junk placeholders, values longer
-    than ``MAX_IDENTIFIER_LENGTH`` and values PostgreSQL cannot store rejected."""
-    return _identifier_text(raw)
 
 
 # --- names -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ingest.events import Event
+from ingest.suppression import default_suppression_keys, drop_suppressed
 from kindred.db import execute_arrays
 from kindred.models import Source as SourceRow
 
@@ -100,6 +101,7 @@ class PersistResult:
     inserted: int = 0
     duplicates: int = 0
     records_touched: int = 0
+    suppressed: int = 0
     inserted_ids: list[int] = field(default_factory=list)
 
 
@@ -210,12 +212,18 @@ def _merge_record(current: dict[str, Any] | None, events: Sequence[Event]) -> di
 
 
 def persist_events(
-    session: Session, events: Iterable[Event], *, raw: Sequence[bytes | str] | None = None
+    session: Session,
+    events: Iterable[Event],
+    *,
+    raw: Sequence[bytes | str] | None = None,
+    suppression_keys: Sequence[bytes] | None = None,
 ) -> PersistResult:
     """Write a batch of events idempotently (set-based: a handful of statements per batch).
 
     ``raw``, aligned with ``events``, is each event's JSON as received (the Kafka message):
-    stored as the payload instead of serialising the event again."""
+    stored as the payload instead of serialising the event again. Events carrying a
+    suppressed identifier are dropped and counted (``ingest.suppression``), hashed under
+    ``suppression_keys`` (default: those of the process settings)."""
     unique: dict[tuple[str, str], Event] = {}
     payloads: dict[tuple[str, str], str] = {}
     for i, ev in enumerate(events):
@@ -226,6 +234,13 @@ def persist_events(
                 body = raw[i]
                 payloads[key] = body.decode() if isinstance(body, bytes) else body
     result = PersistResult()
+    # 0. suppressed people: their events are dropped, counted per source, never stored.
+    result.suppressed = drop_suppressed(
+        session,
+        unique,
+        identifiers={key: identifiers_of(ev) for key, ev in unique.items()},
+        keys=default_suppression_keys() if suppression_keys is None else suppression_keys,
+    )
     if not unique:
         return result
 

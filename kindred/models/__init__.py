@@ -25,6 +25,7 @@ from kindred.models.base import (
 from kindred.models.connectors import *  # noqa: F403
 from kindred.models.identity import *  # noqa: F403
 from kindred.models.ops import *  # noqa: F403
+from kindred.models.privacy import *  # noqa: F403
 from kindred.models.profiles import *  # noqa: F403
 
 __all__ = [

@@ -1,0 +1,92 @@
+"""Privacy requests (admin): erase, suppress and unsuppress a person; the audit list.
+
+``DELETE /v1/profiles/{id}`` (a plain erasure) lives with the other profile routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from api.deps import get_session, require
+from api.errors import ERROR_RESPONSES
+from api.validation import StorableModel, StorableStr
+from ingest.suppression import dropped_counts, suppression_keys
+from kindred.security import Principal
+from profiles.privacy import RequestView, list_requests, submit_request
+
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERROR_RESPONSES)
+
+
+class PrivacyRequestIn(StorableModel):
+    type: Literal["delete", "suppress", "suppress_with_delete", "unsuppress"]
+    identifier: StorableStr | None = Field(
+        None, max_length=600, description="TYPE:VALUE, e.g. email:ann@example.com"
+    )
+    profile_id: uuid.UUID | None = None
+
+
+class PrivacyRequestOut(BaseModel):
+    """An audit row: no personal data (the subject's kind only, never its value)."""
+
+    id: uuid.UUID
+    type: str
+    subject_kind: str
+    requested_by: str
+    api_key_id: int | None
+    status: str
+    profiles: int
+    counts: dict[str, int]
+    hashes: int
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class PrivacyRequestList(BaseModel):
+    requests: list[PrivacyRequestOut]
+    #: events dropped at ingest per source because they carried a suppressed identifier
+    suppressed_events: dict[str, int]
+
+
+def out(view: RequestView) -> PrivacyRequestOut:
+    return PrivacyRequestOut(**view.__dict__)
+
+
+@router.post(
+    "/requests",
+    response_model=PrivacyRequestOut,
+    status_code=201,
+    summary="Erase, suppress or unsuppress a person (by identifier or profile id)",
+)
+def create_request(
+    body: PrivacyRequestIn,
+    request: Request,
+    session: Session = Depends(get_session),
+    principal: Principal = Depends(require("admin")),
+) -> PrivacyRequestOut:
+    view = submit_request(
+        session,
+        type=body.type,
+        keys=suppression_keys(request.app.state.settings),
+        requested_by=f"api-key:{principal.key_id}:{principal.name}",
+        api_key_id=principal.key_id,
+        identifier=body.identifier,
+        profile_id=body.profile_id,
+    )
+    return out(view)
+
+
+@router.get("/requests", response_model=PrivacyRequestList, summary="The privacy audit trail")
+def read_requests(
+    limit: int = Query(100, ge=1, le=1000),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("admin")),
+) -> PrivacyRequestList:
+    return PrivacyRequestList(
+        requests=[out(v) for v in list_requests(session, limit=limit)],
+        suppressed_events=dropped_counts(session),
+    )

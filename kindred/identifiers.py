@@ -1,0 +1,114 @@
+"""Normalisation of the identifiers that must compare equal below the identity layer.
+
+Identity (``identity.normalize``) links records on these values; ingest hashes the same values
+to drop suppressed people's events (``ingest.suppression``), and ingest may not import
+identity, so the email, phone and opaque-id normalisers live here, once, and
+``identity.normalize`` re-exports them.
+
+Email policy (``normalise_email``): lower-case and trim; drop a ``mailto:`` prefix;
+strip a ``+tag`` from the local part for *every* provider (``ann+news@acme.com`` ->
+``ann@acme.com``: sub-addressing is how people filter mail, not a different person);
+map ``googlemail.com`` to ``gmail.com`` and, for Gmail only, remove dots from the
+local part (Gmail ignores them; other providers do not).
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DIGITS_RE = re.compile(r"\d")
+
+JUNK_VALUES = frozenset(
+    {"", "null", "none", "nil", "n/a", "na", "undefined", "unknown", "-", "test", "0", "000000",
+     "0000000", "00000000", "0000000000", "1234567890", "test@test.com", "test@example.com",
+     "noemail@noemail.com", "no@email.com", "none@none.com", "email@email.com", "a@a.com",
+     "nan", "?", "--", "x", "xx", "xxx"}
+)  # fmt: skip
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+#: RFC 5321: a forward-path is at most 256 octets including the angle brackets
+MAX_EMAIL_LENGTH = 254
+#: no real id, click id or phone number is longer; a longer value is noise or an attack, and
+#: PostgreSQL's btree rows hold ~2,700 bytes (identifiers are indexed by value)
+MAX_IDENTIFIER_LENGTH = 500
+
+
+def is_junk(value: str | None) -> bool:
+    return value is None or value.strip().lower() in JUNK_VALUES
+
+
+def clean_text(raw: object) -> str | None:
+    """``raw`` as a stripped string, or ``None`` for missing values (None, NaN, junk)."""
+    if raw is None:
+        return None
+    if isinstance(raw, float) and raw != raw:  # NaN from pandas
+        return None
+    value = str(raw).strip()
+    return None if is_junk(value) else value
+
+
+def identifier_text(raw: object, *, max_length: int = MAX_IDENTIFIER_LENGTH) -> str | None:
+    """``clean_text`` for identifiers: also ``None`` (not an identifier, treated as absent) when
+    longer than ``max_length`` or holding what PostgreSQL text cannot store (NUL, a lone
+    surrogate), so one hostile value never fails the resolver's writes."""
+    value = clean_text(raw)
+    if value is None or len(value) > max_length or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def normalise_email(raw: str | None) -> str | None:
+    """Canonical address under the module's email policy; ``None`` if malformed or junk, or
+    longer than ``MAX_EMAIL_LENGTH`` (RFC 5321)."""
+    value = identifier_text(raw, max_length=MAX_IDENTIFIER_LENGTH)
+    if value is None:
+        return None
+    value = value.lower().replace(" ", "")
+    if value.startswith("mailto:"):
+        value = value[7:]
+    if len(value) > MAX_EMAIL_LENGTH or not _EMAIL_RE.match(value) or is_junk(value):
+        return None
+    local, _, domain = value.rpartition("@")
+    domain = domain.rstrip(".")
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        domain = "gmail.com"
+        local = local.replace(".", "")
+    if not local:
+        return None
+    value = f"{local}@{domain}"
+    return None if is_junk(value) else value
+
+
+def normalise_phone(raw: str | None, *, default_region: str = "US") -> str | None:
+    """E.164 (``+14155550100``), using ``default_region`` for numbers without a country code."""
+    value = identifier_text(raw)
+    if value is None or not _DIGITS_RE.search(value):
+        return None
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    try:
+        parsed = phonenumbers.parse(value, default_region.upper())
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    e164: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    digits = e164[1:]
+    if len(set(digits[-7:])) == 1:  # 0000000, 1111111: placeholders
+        return None
+    return e164
+
+
+def normalise_id(raw: str | None) -> str | None:
+    """Opaque ids (userId, anonymousId, CRM ids): trimmed; junk placeholders, values longer
+    than ``MAX_IDENTIFIER_LENGTH`` and values PostgreSQL cannot store rejected."""
+    return identifier_text(raw)
