@@ -1,4 +1,10 @@
-"""Engine and session factory. The owner of a unit of work commits; services only flush."""
+"""Engine and session factory. The owner of a unit of work commits; services only flush.
+
+Engines ping pooled connections before use (``pool_pre_ping``), so after PostgreSQL restarts
+the next checkout reconnects. An engine for the embedded server (no ``KINDRED_DATABASE_URL``)
+also re-reads ``infra.json`` on every new connection: if ``kindred infra up`` had to move the
+server to another port, running processes follow it without a restart.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,22 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Engine, MetaData, any_, bindparam, create_engine
+import psycopg
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    MetaData,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from kindred.settings import get_settings
+from kindred.settings import Settings, get_settings, read_infra_state
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,13 +43,48 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 10, follow: Settings | None = None) -> Engine:
+    """An engine with pre-ping. ``follow``: the settings whose embedded ``infra.json`` names
+    the server's current host and port; every new connection dials that one (the database
+    name and user stay those of ``url``)."""
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10},
+    )
+    if follow is not None:
+        _follow_embedded(engine, follow)
+    return engine
+
+
+def _follow_embedded(engine: Engine, settings: Settings) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _dial_current(
+        dialect: Any, conn_rec: Any, cargs: list[Any], cparams: dict[str, Any]
+    ) -> None:
+        current = read_infra_state(settings).get("database_url")
+        if isinstance(current, str):
+            where = make_url(current)
+            if where.host and where.port:
+                cparams["host"], cparams["port"] = where.host, where.port
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for ``url`` (default: the configured database)."""
-    return _engine_for(url or get_settings().resolved_database_url())
+    """The process-wide engine for ``url`` (default: the configured database; for the
+    embedded server, one that follows it if it moves to another port)."""
+    if url is not None:
+        return _engine_for(url)
+    settings = get_settings()
+    if settings.database_url:
+        return _engine_for(settings.resolved_database_url())
+    return _embedded_engine(settings)
+
+
+@lru_cache(maxsize=4)
+def _embedded_engine(settings: Settings) -> Engine:
+    return make_engine(settings.resolved_database_url(), follow=settings)
 
 
 @lru_cache(maxsize=8)
@@ -56,6 +108,28 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+RETRYABLE_CONFLICTS: tuple[type[Exception], ...] = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+)
+
+
+def is_retryable_conflict(err: BaseException) -> bool:
+    """A deadlock or serialization failure, raised by psycopg directly or wrapped (once or
+    more) by SQLAlchemy: the transaction was rolled back and retrying it at once is right."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RETRYABLE_CONFLICTS):
+            return True
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, RETRYABLE_CONFLICTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def execute_arrays(

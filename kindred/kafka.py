@@ -10,9 +10,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -87,6 +88,27 @@ def make_consumer(
     return consumer
 
 
+def close_now(producer: KafkaProducer) -> None:
+    """Close a producer that failed, without waiting for what it still holds.
+
+    ``KafkaProducer.close(timeout=0)`` raises while batches are pending (it flushes first) and
+    then never stops its I/O thread, which would keep retrying against a broker that no longer
+    knows its producer id. So on that error the sender is force-closed (it fails the pending
+    futures), then the producer closed. Never raises."""
+    try:
+        producer.close(timeout=0)
+        return
+    except Exception:
+        log.debug("producer close raised; forcing it", exc_info=True)
+    sender = getattr(producer, "_sender", None)  # no public API for a forced close
+    if sender is not None:
+        with contextlib.suppress(Exception):
+            sender.force_close()
+            sender.join(5)
+    with contextlib.suppress(Exception):
+        producer.close(timeout=0)
+
+
 def send_all(
     producer: KafkaProducer,
     topic: str,
@@ -105,3 +127,75 @@ def send_all(
         except KafkaError as err:
             raise BrokerUnavailable(f"broker did not acknowledge: {err}") from err
     return len(futures)
+
+
+@dataclass
+class ConsumerProbe:
+    """Where a group member stands: its partitions, its lag on them, and the group's."""
+
+    partitions: list[str] = field(default_factory=list)  # "topic:partition" assigned to us
+    lag: dict[str, int] = field(default_factory=dict)  # ours: end offset - position
+    group_lag: int = 0  # every partition of the topic: end offset - committed offset
+    committed: dict[str, int] = field(default_factory=dict)  # the group's, per partition
+
+
+def probe_consumer(consumer: KafkaConsumer, topic: str, *, timeout_ms: int = 3000) -> ConsumerProbe:
+    """Ask the broker (from the consumer's own thread: KafkaConsumer is not thread-safe)."""
+    out = ConsumerProbe()
+    mine = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
+    out.partitions = [f"{tp.topic}:{tp.partition}" for tp in mine]
+    ids = consumer.partitions_for_topic(topic) or set()
+    every = [TopicPartition(topic, p) for p in sorted(ids)]
+    if not every:
+        return out
+    ends = consumer.end_offsets(every, timeout_ms=timeout_ms)
+    starts: dict[TopicPartition, int] | None = None
+    for tp in every:
+        done = consumer.committed(tp, timeout_ms=timeout_ms)
+        if done is None:
+            starts = starts or consumer.beginning_offsets(every, timeout_ms=timeout_ms)
+            done = starts.get(tp, 0)
+        out.committed[f"{tp.topic}:{tp.partition}"] = int(done)
+        out.group_lag += max(0, int(ends.get(tp, 0)) - int(done))
+    for tp in mine:
+        if tp in ends:
+            out.lag[f"{tp.topic}:{tp.partition}"] = max(
+                0, int(ends[tp]) - int(consumer.position(tp, timeout_ms=timeout_ms) or 0)
+            )
+    return out
+
+
+def reset_group(bootstrap: str, group_id: str, partitions: Sequence[TopicPartition]) -> str:
+    """Delete a consumer group whose membership cannot settle, keeping its committed offsets.
+
+    Reads the group's committed offsets for ``partitions``, deletes the group, writes the
+    offsets back at once (as a standalone committer). A broker that follows the protocol
+    deletes only an empty group (``NON_EMPTY_GROUP`` otherwise), so against a real cluster
+    this never disturbs live members; the embedded broker deletes a group wedged in a
+    rebalance, which frees it. Members then rejoin the new group. The worst case of a race (a
+    member fetches its start position between the delete and the write-back) is a replay,
+    never a skip: offsets only ever go back to values that were committed. Returns what
+    happened, for the log and the heartbeat."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10000, bootstrap_timeout_ms=5000
+    )
+    try:
+        found = admin.list_group_offsets({group_id: list(partitions)}).get(group_id, {})
+        offsets = {tp: om for tp, om in found.items() if om.offset >= 0}
+        outcome = admin.delete_groups([group_id]).get(group_id, "no answer")
+    finally:
+        admin.close()
+    if outcome != "OK":
+        return f"group {group_id} not deleted: {outcome}"
+    if offsets:
+        # The admin's OffsetCommit is refused by the embedded broker for a just-deleted
+        # group; a consumer with manual assignment commits the same thing and is accepted.
+        committer = KafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        try:
+            committer.assign(list(offsets))
+            committer.commit(offsets)
+        finally:
+            committer.close(autocommit=False)
+    return f"group {group_id} deleted and recreated with {len(offsets)} committed offsets"
