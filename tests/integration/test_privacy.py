@@ -334,12 +334,14 @@ class TestSuppressionAtIngest:
             "fb": make_source(engine, connector="leadform", name="fb")[1],
         }
         make_source(engine, connector="crm", name="crm")
-        r = httpx.post(
-            f"{server}/v1/privacy/requests",
-            headers=bearer(admin),
-            json={"type": "suppress", "identifier": "email:sup.pressed@example.com"},
+        from kindred.cli import app
+
+        res = cli_env.invoke(app, ["privacy", "suppress", "--identifier", "email:Sup.Pressed@x"])
+        assert res.exit_code == 1 and "nothing to suppress" in res.output  # not an address
+        res = cli_env.invoke(
+            app, ["privacy", "suppress", "--identifier", "email:sup.pressed@example.com"]
         )
-        assert r.status_code == 201 and r.json()["hashes"] == 1, r.text
+        assert res.exit_code == 0 and json.loads(res.stdout)["hashes"] == 1, res.output
 
         send_everywhere(server, keys, cli_env, tmp_path, 1)
         want = {"web": 1, "sg": 1, "fb": 1, "crm": 1}
@@ -365,3 +367,6 @@ class TestSuppressionAtIngest:
         back = wait_for(all_four, timeout=30)
         assert {s["source"] for s in back["sources"]} >= {"web", "sg", "fb", "crm"}
         assert dropped(engine) == want
+        listed = json.loads(cli_env.invoke(app, ["privacy", "list"]).stdout)
+        assert [q["type"] for q in listed["requests"]] == ["unsuppress", "suppress"]
+        assert listed["suppressed_events"] == want
