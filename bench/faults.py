@@ -379,7 +379,8 @@ class Load:
         return batch
 
     def _send_loop(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=5.0) as client:
+        # an SDK's timeout (analytics-python: 15 s), longer than the collector's broker wait
+        with httpx.Client(base_url=self.base, timeout=15.0) as client:
             while not self._closed.is_set():
                 try:
                     batch = self.queue.get(timeout=0.2)
@@ -701,7 +702,8 @@ class Suite:
         if by_itself is not None:
             self.say(f"[green]recovered by itself in {by_itself:.1f} s[/green]")
         else:
-            self.say(f"[red]no recovery by itself; after a person acted: {after_person}[/red]")
+            after = "none" if after_person is None else f"{after_person:.1f} s"
+            self.say(f"[red]no recovery by itself; after a person acted: {after}[/red]")
         time.sleep(self.t.after_recovery)
         batches = self.load.end(self.t.flush_timeout)
         counts = self.drain_and_count(name, batches, out)
