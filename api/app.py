@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from api import (
@@ -22,6 +24,7 @@ from api import (
     webhooks,
 )
 from api.deps import AppState
+from api.validation import declare_storable_parameters, reject_unstorable
 from ingest.producer import EventPublisher
 from kindred import __version__
 from kindred.db import make_engine, session_factory
@@ -45,6 +48,8 @@ def create_app(
         title="Kindred",
         version=__version__,
         description="Customer data platform with explainable identity resolution.",
+        # NUL bytes / lone surrogates in any path or query parameter: 422 naming it
+        dependencies=[Depends(reject_unstorable)],
     )
     app.state.kindred = AppState(
         engine=engine, sessions=session_factory(engine), publisher=publisher
@@ -64,6 +69,13 @@ def create_app(
     app.include_router(identity_admin.router)
     app.include_router(segments.router)
     app.include_router(tracking.router)
+
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return declare_storable_parameters(build_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.on_event("shutdown")
     def _close() -> None:

@@ -132,59 +132,88 @@ class CollectOut(BaseModel):
     rejected: list[dict[str, Any]] | None = None
 
 
-_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+# What the web connector really accepts (as lenient as Segment's own collector): every field
+# may be null or absent, ids may be numbers (SDKs send numeric user ids), a timestamp may be
+# epoch seconds, unknown fields are kept; what a call type needs is required per type.
+_NULL = {"type": "null"}
+_ID = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 200}, {"type": "number"}]}
+#: an optional id: an empty one counts as absent
+_ANY_ID = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "number"}]}
 _OBJECT = {"type": "object", "additionalProperties": True}
-#: what every call may carry (Segment's common fields); unknown fields are kept
+_TIME = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, _NULL]}
+
+
+#: what every call may carry (Segment's common fields)
 _COMMON: dict[str, Any] = {
-    "messageId": {**_TEXT, "description": "duplicates by messageId are ignored"},
-    "userId": _TEXT,
-    "anonymousId": _TEXT,
-    "timestamp": {"type": "string", "format": "date-time"},
-    "sentAt": {"type": "string", "format": "date-time"},
-    "context": _OBJECT,
-    "integrations": _OBJECT,
-    "writeKey": {"type": "string", "description": "instead of HTTP Basic auth"},
+    "messageId": {**_nullable({"type": "string"}), "description": "duplicates are ignored"},
+    "userId": _nullable(_ANY_ID),
+    "anonymousId": _nullable(_ANY_ID),
+    "timestamp": _nullable(_TIME),
+    "sentAt": _nullable(_TIME),
+    "context": _nullable(_OBJECT),
+    "traits": _nullable(_OBJECT),
+    "properties": _nullable(_OBJECT),
+    "name": _nullable({"type": "string"}),
+    "event": _nullable({"type": "string"}),
+    "groupId": _nullable(_ANY_ID),
+    "previousId": _nullable(_ANY_ID),
+    "category": {"description": "page/screen category"},
+    "integrations": {"description": "ignored"},
+    "writeKey": {"description": "the write key, instead of HTTP Basic auth"},
 }
-_WHO = [{"required": ["userId"]}, {"required": ["anonymousId"]}]
-#: per call type: its own fields, the required ones, and whether userId/anonymousId is needed
-_CALLS: dict[str, tuple[dict[str, Any], list[str], bool]] = {
-    "identify": ({"traits": _OBJECT}, [], True),
-    "track": ({"event": _TEXT, "properties": _OBJECT}, ["event"], True),
-    "page": ({"name": _TEXT, "category": _TEXT, "properties": _OBJECT}, [], True),
-    "screen": ({"name": _TEXT, "category": _TEXT, "properties": _OBJECT}, [], True),
-    "group": ({"groupId": _TEXT, "traits": _OBJECT}, ["groupId"], True),
-    "alias": ({"previousId": _TEXT}, ["previousId", "userId"], False),
+#: a call needs a userId or an anonymousId (a non-empty one)
+_WHO = [
+    {"required": ["userId"], "properties": {"userId": _ID}},
+    {"required": ["anonymousId"], "properties": {"anonymousId": _ID}},
+]
+#: per call type: the fields it needs, and whether userId/anonymousId is needed
+_CALLS: dict[str, tuple[dict[str, Any], bool]] = {
+    "identify": ({}, True),
+    "track": ({"event": {"type": "string", "minLength": 1}}, True),
+    "page": ({}, True),
+    "screen": ({}, True),
+    "group": ({"groupId": _ID}, True),
+    "alias": ({"previousId": _ID, "userId": _ID}, False),
 }
 
 
-def message_schema(call_type: str, *, typed: bool = False) -> dict[str, Any]:
-    """JSON schema of one Segment call (``typed``: with its ``type``, as in a batch)."""
-    fields, required, who = _CALLS[call_type]
+def message_schema(call_type: str) -> dict[str, Any]:
+    """JSON schema of one Segment call."""
+    needs, who = _CALLS[call_type]
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {**_COMMON, **fields},
-        "required": list(required),
+        "properties": {**_COMMON, **needs},
+        "required": list(needs),
         "additionalProperties": True,
     }
-    if typed:
-        schema["properties"]["type"] = {"type": "string", "enum": [call_type]}
-        schema["required"].append("type")
     if who:
         schema["anyOf"] = _WHO
     return schema
 
 
 def batch_schema() -> dict[str, Any]:
+    """A batch is answered 200 with the messages it could not take listed in ``rejected``
+    (Segment's semantics: one bad message does not fail the others), so its items are any
+    objects here; the single-call endpoints document each call's fields."""
     return {
         "type": "object",
         "properties": {
             "batch": {
                 "type": "array",
                 "maxItems": 100,
-                "items": {"oneOf": [message_schema(t, typed=True) for t in _CALLS]},
+                "items": {
+                    "type": "object",
+                    "description": "one call: "
+                    + ", ".join(f"{t} (`type: {t}`)" for t in _CALLS)
+                    + "; see the single-call endpoints for each one's fields",
+                },
             },
             "context": _OBJECT,
-            "writeKey": {"type": "string", "description": "instead of HTTP Basic auth"},
+            "writeKey": {"description": "the write key, instead of HTTP Basic auth"},
         },
         "required": ["batch"],
         "additionalProperties": True,

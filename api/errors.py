@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from connectors.base import ConnectorError
 from kindred.errors import (
@@ -193,6 +194,19 @@ def classify_database_error(exc: Exception) -> KindredError | None:
     return None
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers for this request's path."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def install(app: FastAPI) -> None:
     def _render(request: Request, exc: KindredError) -> JSONResponse:
         headers: dict[str, str] = {}
@@ -254,10 +268,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        # keep the exception's headers: a 405 carries ``Allow`` (RFC 9110)
-        return _respond(
-            request, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette lists only the methods of the first route whose path matched; a path
+            # served by several routes (GET and POST /v1/segments) needs them all (RFC 9110)
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+        return _respond(request, exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

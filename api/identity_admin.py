@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
-from api.validation import INT64_MAX, Int64, StorableModel, StorableStr
+from api.validation import JSON_INT_MAX, JsonInt, StorableModel, StorableStr
 from identity.batch import list_models, model_chart
 from identity.overrides import RecordRef, merge_profiles, split_profile
 from identity.service import changes_since, list_generic_identifiers, why_not_merged
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=ERROR_RES
 
 
 class RecordIn(StorableModel):
-    id: Int64 | None = None
+    id: JsonInt | None = None
     source: StorableStr | None = None
     record_key: StorableStr | None = None
 
@@ -97,7 +97,9 @@ def split(
 
 @router.get("/changes", response_model=ChangesOut, summary="Merges and splits, oldest first")
 def changes(
-    after: int = Query(0, ge=0, le=INT64_MAX, description="the `next_after` of the previous page"),
+    after: int = Query(
+        0, ge=0, le=JSON_INT_MAX, description="the `next_after` of the previous page"
+    ),
     limit: int = Query(100, ge=1, le=1000),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),

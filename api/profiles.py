@@ -118,7 +118,11 @@ def write_config(
 
 @router.get("", response_model=ProfileFullList, summary="Find profiles by any identifier")
 def lookup(
-    identifier: str = Query(..., description="TYPE:VALUE, e.g. email:ann@example.com"),
+    identifier: str = Query(
+        ...,
+        description="TYPE:VALUE, e.g. email:ann@example.com",
+        pattern=r"^[A-Za-z_]+:[^\u0000]+$",
+    ),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ProfileFullList:
@@ -128,7 +132,7 @@ def lookup(
     )
 
 
-@router.get("/{profile_id}", response_model=ProfileFullOut, summary="One unified profile")
+@router.get("/{profile_id:uuid}", response_model=ProfileFullOut, summary="One unified profile")
 def read_profile(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),
@@ -138,7 +142,8 @@ def read_profile(
 
 
 @router.delete(
-    "/{profile_id}",
+    # ``:uuid``: DELETE /v1/profiles/config or /distribution is a 405, not a bad profile id
+    "/{profile_id:uuid}",
     response_model=PrivacyRequestOut,
     summary="Erase the person everywhere (the whole cluster); returns the audit row",
 )
@@ -156,7 +161,7 @@ def delete_profile(
     return privacy_out(view)
 
 
-@router.get("/{profile_id}/identities", response_model=IdentitiesOut)
+@router.get("/{profile_id:uuid}/identities", response_model=IdentitiesOut)
 def read_identities(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),
@@ -166,7 +171,7 @@ def read_identities(
     return IdentitiesOut(profile_id=live, identities=[IdentityOut(**i) for i in items])
 
 
-@router.get("/{profile_id}/journey", response_model=JourneyFullOut)
+@router.get("/{profile_id:uuid}/journey", response_model=JourneyFullOut)
 def read_journey(
     profile_id: uuid.UUID,
     limit: int = Query(50, ge=1, le=500),
@@ -198,7 +203,7 @@ def read_journey(
     )
 
 
-@router.get("/{profile_id}/segments", response_model=ProfileSegmentsOut)
+@router.get("/{profile_id:uuid}/segments", response_model=ProfileSegmentsOut)
 def read_segments(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),
@@ -208,7 +213,7 @@ def read_segments(
     return ProfileSegmentsOut(profile_id=live, segments=items)
 
 
-@router.get("/{profile_id}/explain", summary="Why these records are one person")
+@router.get("/{profile_id:uuid}/explain", summary="Why these records are one person")
 def read_explain(
     profile_id: uuid.UUID,
     session: Session = Depends(get_session),

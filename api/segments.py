@@ -33,7 +33,7 @@ STREAM_TYPES = {"text/csv": "csv", "application/x-ndjson": "ndjson"}
 
 
 class SegmentIn(StorableModel):
-    name: StorableStr = Field(..., description="unique name")
+    name: StorableStr = Field(..., min_length=1, max_length=300, description="unique name")
     rules: StorableJson = Field(
         ..., description="a rule of the JSON rule language (docs/segments.md)"
     )

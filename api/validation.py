@@ -9,7 +9,7 @@ those to 422 as a safety net, but the answer is better here, where the field is 
 - :func:`reject_unstorable`, an app-wide dependency, checks every path and query parameter;
 - :data:`StorableStr`, :data:`StorableJson` and :class:`StorableModel` check request bodies
   (pydantic reports the field's location, ``body.reason``);
-- :data:`Int64` bounds integers to PostgreSQL's bigint.
+- :data:`JsonInt` bounds integers (and ``StorableModel`` any int field) to a bigint.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: the largest integer every JSON client reads exactly (I-JSON, RFC 7493), well within bigint
+JSON_INT_MAX = 2**53 - 1
 
 
 def text_problem(value: str) -> str | None:
@@ -80,14 +82,22 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
+#: what OpenAPI says of every such string (JSON Schema regexes are ECMA-262: ``\u0000``)
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
 #: a string PostgreSQL can store (no NUL, no lone surrogate)
-StorableStr = Annotated[str, AfterValidator(_storable_text)]
+StorableStr = Annotated[
+    str,
+    AfterValidator(_storable_text),
+    # said in the schema only (the validator above gives the better message)
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]
 #: any JSON value whose strings, keys and numbers PostgreSQL can store
 StorableJson = Annotated[Any, AfterValidator(_storable_json)]
 #: a JSON object (as a whole request body) PostgreSQL can store
 StorableJsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-#: an integer that fits a bigint column
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+#: an integer id or offset: fits a bigint column, and any JSON client reads it exactly
+JsonInt = Annotated[int, Field(ge=-JSON_INT_MAX, le=JSON_INT_MAX)]
 
 
 class StorableModel(BaseModel):
@@ -103,6 +113,26 @@ class StorableModel(BaseModel):
                 raise ValueError("integer does not fit 64 bits")
             return value
         return _storable_json(value)
+
+
+def declare_storable_parameters(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Say in the spec what :func:`reject_unstorable` enforces: every free-text path and query
+    parameter gets ``pattern: ^[^\u0000]*$`` (clients and fuzzers then know NUL is refused)."""
+    for item in openapi.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("path", "query"):
+                    _no_nul(parameter.get("schema", {}))
+    return openapi
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    for sub in schema.get("anyOf", []):
+        _no_nul(sub)
+    if schema.get("type") == "string" and not {"format", "pattern", "enum", "const"} & set(schema):
+        schema["pattern"] = NO_NUL_PATTERN
 
 
 def reject_unstorable(request: Request) -> None:

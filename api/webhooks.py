@@ -9,21 +9,44 @@ against the source before the error is answered.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.collector import read_body
 from api.deps import AppState, get_session, state
-from api.errors import ERROR_RESPONSES
+from api.errors import WEBHOOK_RESPONSES
 from connectors.base import Connector, ConnectorError, connects_to, get_connector
 from ingest.collect import accept_payload, record_payload_failure
 from ingest.sources import connector_config, source_by_name, write_key_matches
 from kindred.errors import NotFound, Unauthorized
 from kindred.models import Source
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
+
+
+class WebhookOut(BaseModel):
+    success: bool
+    accepted: int
+    rejected: list[dict[str, Any]] | None = None
+    notes: list[Any] | None = None
+
+
+#: vendor-native payloads: JSON of the vendor's own shape, or a form post (Mailchimp)
+WEBHOOK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the vendor's payload, as the vendor sends it",
+        "content": {
+            "application/json": {"schema": {}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+        },
+    }
+}
 
 
 def _authorise(
@@ -38,7 +61,13 @@ def _authorise(
     return row, impl
 
 
-@router.post("/{connector}/{source}", summary="Receive a vendor's native webhook payload")
+@router.post(
+    "/{connector}/{source}",
+    summary="Receive a vendor's native webhook payload",
+    response_model=None,
+    responses={200: {"model": WebhookOut, "description": "Payload taken"}},
+    openapi_extra=WEBHOOK_BODY,
+)
 async def receive_webhook(
     connector: str,
     source: str,
