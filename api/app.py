@@ -50,6 +50,9 @@ def create_app(
         description="Customer data platform with explainable identity resolution.",
         # NUL bytes / lone surrogates in any path or query parameter: 422 naming it
         dependencies=[Depends(reject_unstorable)],
+        # /docs is served by api.ui from local assets (Swagger UI's come from a CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.kindred = AppState(
         engine=engine, sessions=session_factory(engine), publisher=publisher

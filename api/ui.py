@@ -77,6 +77,33 @@ def profile_page(profile_id: str, request: Request) -> HTMLResponse:
     return _page(request)
 
 
+#: the API docs page's own assets (FastAPI's /docs loads Swagger UI from a CDN)
+DOCS_ASSETS: dict[str, str] = {
+    "docs.js": "text/javascript; charset=utf-8",
+    "docs.css": "text/css; charset=utf-8",
+}
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs_page(request: Request) -> HTMLResponse:
+    """The operations of /openapi.json, rendered by a small local script: works offline."""
+    text = (STATIC / "docs.html").read_text(encoding="utf-8")
+    body = text.replace(ROOT_PLACEHOLDER, html.escape(_root(request), quote=True))
+    return HTMLResponse(
+        body, headers={"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
+    )
+
+
+@router.get("/docs/static/{name}")
+def docs_asset(name: str) -> FileResponse:
+    media_type = DOCS_ASSETS.get(name)
+    if media_type is None:
+        raise NotFound(f"no docs asset {name!r}")
+    return FileResponse(
+        STATIC / name, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
+    )
+
+
 @router.get("/ui/static/{name}")
 def asset(name: str) -> FileResponse:
     media_type = ASSETS.get(name)

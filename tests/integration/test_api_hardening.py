@@ -381,3 +381,47 @@ class TestParallelPlans:
             f"{server}/v1/profiles/distribution?by=temperature", headers=bearer(key)
         ).json()
         assert body, body
+
+
+class TestSpecAndDocs:
+    def test_spec_declares_auth_statuses_and_bodies(self, server: str) -> None:
+        spec = httpx.get(f"{server}/openapi.json").json()
+        schemes = spec["components"]["securitySchemes"]
+        assert schemes["apiKey"] == {
+            "type": "http",
+            "scheme": "bearer",
+            "description": schemes["apiKey"]["description"],
+        }
+        assert schemes["writeKey"]["scheme"] == "basic"
+        track = spec["paths"]["/v1/track"]["post"]
+        assert track["security"] == [{"writeKey": []}]
+        assert {"400", "401", "413", "422", "429", "503"} <= set(track["responses"])
+        assert "event" in track["requestBody"]["content"]["application/json"]["schema"]["required"]
+        merge = spec["paths"]["/v1/identity/merge"]["post"]
+        assert {"401", "403", "404", "409", "422", "503"} <= set(merge["responses"])
+        assert "Retry-After" in merge["responses"]["503"]["headers"]
+
+    @pytest.mark.parametrize(
+        ("method", "path", "allow"),
+        [
+            ("PATCH", "/v1/segments", {"GET", "POST"}),
+            ("OPTIONS", "/v1/profiles/config", {"GET", "PUT"}),
+            ("DELETE", "/v1/profiles/distribution", {"GET"}),
+        ],
+    )
+    def test_405_lists_every_allowed_method(
+        self, server: str, method: str, path: str, allow: set[str]
+    ) -> None:
+        r = httpx.request(method, f"{server}{path}")
+        assert r.status_code == 405, r.text
+        assert {m.strip() for m in r.headers["allow"].split(",")} == allow
+
+    def test_docs_work_offline(self, server: str) -> None:
+        page = httpx.get(f"{server}/docs")
+        assert page.status_code == 200
+        assert "/docs/static/docs.js" in page.text
+        assert "http://" not in page.text and "https://" not in page.text  # nothing remote
+        for name in ("docs.js", "docs.css"):
+            asset = httpx.get(f"{server}/docs/static/{name}")
+            assert asset.status_code == 200 and asset.content
+            assert "https://" not in asset.text
