@@ -48,6 +48,7 @@ import httpx
 import psutil
 import psycopg
 from rich.console import Console
+from rich.table import Table
 
 from bench.ingest import _spawn, _wait_http
 from kindred import infra
@@ -89,7 +90,9 @@ USERS_PER_BATCH = 10  # one identify + one track each: 20 events per request
 class Timings:
     warmup: float = 5.0  # load before the fault
     kill_interval: float = 6.0  # between two kills of a worker
-    stall_interval: float = 4.0  # between two "all ingest workers at once" kills
+    # between two "all ingest workers at once" kills; cycled x0.5, x1, x1.5 so that the kills
+    # land at different moments of the new workers' start-up and group join
+    stall_interval: float = 4.0
     down: float = 5.0  # how long PostgreSQL / the broker stay down
     recovery_timeout: float = 60.0  # how long the suite waits before a person acts
     escalation_timeout: float = 45.0  # after each intervention
@@ -624,7 +627,7 @@ class Suite:
                 {"at_s": _r(_now() - self.started), "action": "kill -9 ingest-1 + ingest-2"}
             )
             if i < self.kills - 1:
-                time.sleep(self.t.stall_interval)
+                time.sleep(self.t.stall_interval * (0.5, 1.0, 1.5)[i % 3])
 
     def _postgres(self, out: Outcome, *, how: str) -> None:
         before = read_infra_state(self.c.settings).get("pg_port")
@@ -935,6 +938,29 @@ class Suite:
         return doc
 
 
+def summary_table(results: Sequence[dict[str, Any]]) -> Table:
+    """One line per scenario, for people (the JSON on stdout is the record)."""
+    table = Table(title="kindred bench faults")
+    columns = {
+        "scenario": "name",
+        "acked": "acknowledged",
+        "stored": "stored",
+        "lost": "lost",
+        "in-memory lost": "lost_in_memory_broker",
+        "dup": "duplicated",
+        "unresolved": "records_left_unresolved",
+        "stale": "profiles_left_stale",
+        "recover s": "seconds_to_recover",
+        "person": "person_acted",
+        "pass": "pass",
+    }
+    for title in columns:
+        table.add_column(title, justify="left" if title == "scenario" else "right")
+    for r in results:
+        table.add_row(*("-" if r.get(k) is None else str(r.get(k)) for k in columns.values()))
+    return table
+
+
 @contextmanager
 def _cluster(console: Console) -> Iterator[Cluster]:
     cluster = Cluster(console)
@@ -987,6 +1013,7 @@ def run(
         finally:
             load.close()
         log_dir = str(cluster.log_dir)
+    console.print(summary_table(results))
     return {
         "benchmark": "faults",
         "machine": {"cpus": os.cpu_count()},

@@ -115,4 +115,4 @@ def faults(
         typer.echo(f"unknown --scenarios {unknown}: choose from {','.join(SCENARIOS)}", err=True)
         raise typer.Exit(2)
     doc = run(events_per_second=events_per_second, kills=kills, scenarios=chosen, short=short)
-    typer.echo(json.dumps(doc, indent=2))
+    typer.echo(json.dumps(doc, indent=2, allow_nan=False))
