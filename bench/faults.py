@@ -232,6 +232,11 @@ class Cluster:
         except OSError:
             return ""
 
+    def last_line(self, name: str) -> str | None:
+        """The last line a process logged that is not part of a traceback's indented body."""
+        lines = [ln for ln in self.log_tail(name, 4000).splitlines() if ln and ln[0] != " "]
+        return lines[-1][:300] if lines else None
+
     # -- service faults
     def pg_pid(self) -> int | None:
         pidfile = self.data_dir / "pgdata" / "postmaster.pid"
@@ -551,6 +556,7 @@ class Suite:
 
     def restart_all(self, out: Outcome, why: str) -> None:
         self.say(f"[red]person acts: restart the API and every worker ({why})[/red]")
+        last_lines = {name: self.c.last_line(name) for name in PROCESSES}
         for name in PROCESSES:
             self.c.terminate(name)
         for name in PROCESSES:
@@ -558,7 +564,11 @@ class Suite:
         with suppress(RuntimeError):
             _wait_http(self.c.base, timeout=60)
         out.interventions.append(
-            {"at_s": _r(_now() - out.fault_end), "action": f"restarted API and workers: {why}"}
+            {
+                "at_s": _r(_now() - out.fault_end),
+                "action": f"restarted API and workers: {why}",
+                "last_log_line_before": last_lines,
+            }
         )
 
     def reset_ingest_group(self, out: Outcome, why: str) -> None:
