@@ -622,19 +622,25 @@ class Suite:
                 time.sleep(self.t.kill_interval)
 
     def _stall_group(self, out: Outcome) -> None:
+        """Every ingest worker at once, then new ones; repeated. Odd rounds stop them with
+        SIGTERM (each leaves the group cleanly, all together), even rounds with kill -9."""
         for i in range(self.kills):
-            self.say(f"kill -9 both ingest workers at once, start two new ones ({i + 1})")
+            sig, how = (signal.SIGKILL, "kill -9") if i % 2 == 0 else (signal.SIGTERM, "SIGTERM")
+            self.say(f"{how} both ingest workers at once, start two new ones ({i + 1})")
             procs = [self.c.procs[n] for n in ("ingest-1", "ingest-2")]
             for p in procs:
                 with suppress(ProcessLookupError):
-                    p.send_signal(signal.SIGKILL)
+                    p.send_signal(sig)
             for p in procs:
-                with suppress(subprocess.TimeoutExpired):
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
                     p.wait(10)
             self.c.spawn("ingest-1")
             self.c.spawn("ingest-2")
             out.actions.append(
-                {"at_s": _r(_now() - self.started), "action": "kill -9 ingest-1 + ingest-2"}
+                {"at_s": _r(_now() - self.started), "action": f"{how} ingest-1 + ingest-2"}
             )
             if i < self.kills - 1:
                 time.sleep(self.t.stall_interval * (0.5, 1.0, 1.5)[i % 3])
