@@ -49,14 +49,17 @@ class KeyCreated(KeyOut):
 class KeyIn(BaseModel):
     name: str = Field(default="api", min_length=1, max_length=200)
     scopes: list[Scope] = Field(min_length=1, max_length=3)
-    expires_at: AwareDatetime | None = None
+    # strict: an RFC 3339 date-time, not a number read as a Unix time
+    expires_at: AwareDatetime | None = Field(default=None, strict=True)
 
 
 class RotateIn(BaseModel):
     overlap_seconds: int = Field(
         default=0, ge=0, le=30 * 86400, description="how long the old key keeps working"
     )
-    expires_at: AwareDatetime | None = Field(default=None, description="expiry of the new key")
+    expires_at: AwareDatetime | None = Field(
+        default=None, strict=True, description="expiry of the new key"
+    )
 
 
 def _out(key: ApiKey) -> KeyOut:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
@@ -25,9 +25,19 @@ router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERROR_RESPO
 class PrivacyRequestIn(StorableModel):
     type: Literal["delete", "suppress", "suppress_with_delete", "unsuppress"]
     identifier: StorableStr | None = Field(
-        None, max_length=600, description="TYPE:VALUE, e.g. email:ann@example.com"
+        None,
+        min_length=3,
+        max_length=600,
+        pattern=r"^[A-Za-z_]+:.*\S",
+        description="TYPE:VALUE, e.g. email:ann@example.com",
     )
     profile_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> PrivacyRequestIn:
+        if (self.identifier is None) == (self.profile_id is None):
+            raise ValueError("give exactly one of `identifier` or `profile_id`")
+        return self
 
 
 class PrivacyRequestOut(BaseModel):

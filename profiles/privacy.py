@@ -145,6 +145,7 @@ def submit_request(
         raise BadRequest(f"type must be one of {', '.join(TYPES)}")
     if type != "delete" and not keys:
         raise ValueError("suppression types need the hashing keys")
+    identifier = identifier or None  # an empty identifier names nobody
     if (identifier is None) == (profile_id is None):
         raise BadRequest("give exactly one of identifier or profile_id")
     subject: tuple[str, str] | None = parse_identifier(identifier) if identifier else None
