@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint format types imports migrations-check pytest bench-ingest bench-identity clean install
+.PHONY: help demo test lint format types imports migrations-check pytest browser bench-ingest bench-identity clean install
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -42,7 +42,12 @@ imports: $(STAMP) ## import-linter layer contracts
 migrations-check: $(STAMP) ## alembic upgrade head + alembic check on an empty embedded database
 	@bash .ci/migrations-check
 
-pytest: $(STAMP) ## the test suite (integration tests start embedded PostgreSQL + broker)
+browser: ## Debian's Chromium for the browser tests (apt-get; Playwright never downloads one)
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+pytest: $(STAMP) browser ## the test suite (integration tests start embedded PostgreSQL + broker)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 bench-ingest: $(STAMP) ## ingest benchmark (JSON)
