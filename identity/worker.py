@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaProducer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from identity.accounts import link_profiles
 from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_dirty
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
-from kindred.db import unit_of_work
-from kindred.kafka import ensure_topics, make_producer, send_all
+from kindred.db import is_retryable_conflict, unit_of_work
+from kindred.heartbeat import Heartbeat
+from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.quarantine import (
     DEFAULT_MAX_ATTEMPTS,
     KIND_RECORD,
@@ -33,6 +36,14 @@ from kindred.quarantine import (
 from kindred.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
+
+
+def _dirty_backlog(conn: Connection) -> dict[str, Any]:
+    """Dirty source records (counted up to 1,000,000 through the partial index)."""
+    count = conn.execute(
+        text("SELECT count(*) FROM (SELECT 1 FROM source_records WHERE dirty LIMIT 1000000) d")
+    ).scalar()
+    return {"backlog": int(count or 0)}
 
 
 @dataclass(frozen=True)
@@ -51,13 +62,33 @@ class IdentityConfig:
 
 
 class IdentityWorker:
-    def __init__(self, config: IdentityConfig, engine: Engine) -> None:
+    def __init__(
+        self,
+        config: IdentityConfig,
+        engine: Engine,
+        *,
+        stuck_after: float = 15.0,
+        heartbeat_every: float = 2.0,
+        heartbeat: bool = True,
+    ) -> None:
         self.config = config
         self.engine = engine
         self._stop = threading.Event()
         self._producer: KafkaProducer | None = None
         self.resolved = 0
         self.scorer = SplinkScorer() if config.probabilistic else None
+        #: backlog = dirty source records (capped count, read by the heartbeat thread)
+        self.heartbeat = (
+            Heartbeat(
+                engine,
+                kind="identity",
+                every=heartbeat_every,
+                stuck_after=stuck_after,
+                probe=_dirty_backlog,
+            )
+            if heartbeat
+            else None
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -112,16 +143,27 @@ class IdentityWorker:
         return out
 
     def _loop(self, step: Callable[[], bool], *, what: str, idle: float) -> None:
-        """Run ``step`` until stopped; it returns whether it found work. Failures back off."""
+        """Run ``step`` until stopped; it returns whether it found work. A deadlock is retried
+        at once; other failures back off (up to 5 s, so an outage heals soon after it ends)."""
         failures = 0
+        beat = self.heartbeat
         while not self._stop.is_set():
             try:
                 busy = step()
                 failures = 0
-            except Exception:
+                if beat is not None:
+                    beat.success()
+            except Exception as err:
+                deadlock = is_retryable_conflict(err)
+                if beat is not None:
+                    beat.failure(err, deadlock=deadlock)
+                if deadlock:
+                    log.warning("%s hit a deadlock; retrying at once", what)
+                    self._stop.wait(random.uniform(0.02, 0.2))
+                    continue
                 failures += 1
                 log.exception("%s failed (attempt %d); retrying", what, failures)
-                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                self._stop.wait(min(5.0, 0.25 * 2**failures))
                 continue
             if not busy:
                 self._stop.wait(idle)
@@ -141,8 +183,20 @@ class IdentityWorker:
             )
         except Exception:  # the table keeps the history; the topic is a convenience feed
             log.exception("could not publish identity changes")
+            if self._producer is not None:  # a restarted broker needs a new producer
+                close_now(self._producer)
+                self._producer = None
 
     def run(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        try:
+            self._run()
+        finally:
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+
+    def _run(self) -> None:
         refiner = None
         if self.scorer is not None and self.config.two_stage:
             refiner = threading.Thread(

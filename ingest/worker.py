@@ -12,22 +12,43 @@ current batch and exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from sqlalchemy import Engine
+from kafka import (
+    KafkaAdminClient,
+    KafkaConsumer,
+    KafkaProducer,
+    OffsetAndMetadata,
+    TopicPartition,
+)
+from kafka.errors import KafkaError
+from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from ingest.events import Event, InvalidEvent, event_from_bytes
 from ingest.service import persist_events
-from kindred.db import unit_of_work
+from kindred.db import is_retryable_conflict, unit_of_work
 from kindred.dberrors import describe, is_transient, storable_text
-from kindred.kafka import ensure_topics, make_consumer, make_producer, send_all
+from kindred.heartbeat import Heartbeat
+from kindred.kafka import (
+    BrokerUnavailable,
+    close_now,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+    probe_consumer,
+    reset_group,
+    send_all,
+)
 from kindred.models import DeadLetter
 from kindred.signals import stop_on_signals
 
@@ -175,7 +196,19 @@ def offsets_after(messages: Sequence[Any]) -> dict[TopicPartition, OffsetAndMeta
 
 
 class IngestWorker:
-    """A consumer-group member. ``run()`` loops until ``stop()`` (or SIGTERM)."""
+    """A consumer-group member. ``run()`` loops until ``stop()`` (or SIGTERM).
+
+    It cannot get stuck quietly: every ``heartbeat_every`` seconds it asks the broker where it
+    stands (its partitions, its lag, the group's committed offsets) and writes that to its
+    heartbeat row. When the group has lag but this member has had no partitions and the group
+    made no progress for ``stuck_after`` seconds (a consumer group wedged in a rebalance, which
+    the embedded broker does after several members leave together), it says so in its
+    heartbeat and heals itself: it leaves, resets the group keeping its committed offsets
+    (``kindred.kafka.reset_group``: a real cluster refuses to delete a group with live
+    members, so there it only rejoins as a new member) and joins again. A member that has
+    partitions and lag but stores nothing while nothing fails gets a new consumer.
+    A deadlock is retried at once; other failures back off up to 5 s.
+    """
 
     def __init__(
         self,
@@ -183,14 +216,43 @@ class IngestWorker:
         engine: Engine,
         *,
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        bootstrap: Callable[[], str] | None = None,
+        stuck_after: float = 15.0,
+        heartbeat_every: float = 2.0,
+        heartbeat: bool = True,
     ) -> None:
         self.config = config
         self.engine = engine
         self.on_batch = on_batch
         self.stats = Stats()
+        self.bootstrap = bootstrap or (lambda: config.bootstrap)
+        # a little jitter so members that stalled together do not all reset at once
+        self.stuck_after = stuck_after + random.uniform(0, min(3.0, stuck_after / 5))
+        self.heartbeat_every = heartbeat_every
+        self.heartbeat = (
+            Heartbeat(
+                engine,
+                kind="ingest",
+                every=heartbeat_every,
+                stuck_after=stuck_after,
+                judge_stuck=False,
+            )
+            if heartbeat
+            else None
+        )
+        self.recoveries = 0
         self._stop = threading.Event()
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
+        self._admin: KafkaAdminClient | None = None
+        self._failures = 0
+        now = time.monotonic()
+        self._joined_at = now  # the current consumer's creation
+        self._stored_at = now  # the last batch stored
+        self._had_partitions_at = now
+        self._group_moved_at = now  # the group's committed offsets last changed
+        self._committed: dict[str, int] | None = None
+        self._next_probe = now
 
     def stop(self) -> None:
         self._stop.set()
@@ -198,33 +260,159 @@ class IngestWorker:
     def install_signal_handlers(self) -> None:
         stop_on_signals(self.stop, name="ingest worker")
 
+    def _connect(self) -> KafkaConsumer:
+        cfg = self.config
+        bootstrap = self.bootstrap()
+        ensure_topics(bootstrap, [cfg.topic, cfg.dlq_topic])
+        self._consumer = make_consumer(bootstrap, group_id=cfg.group_id, topics=[cfg.topic])
+        self._joined_at = time.monotonic()
+        return self._consumer
+
+    def _disconnect(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                consumer.close(autocommit=False)
+            except Exception:
+                log.debug("closing the consumer raised", exc_info=True)
+
+    def dlq_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = make_producer(self.bootstrap())
+        return self._producer
+
     def run(self) -> Stats:
         cfg = self.config
-        ensure_topics(cfg.bootstrap, [cfg.topic, cfg.dlq_topic])
-        self._consumer = make_consumer(cfg.bootstrap, group_id=cfg.group_id, topics=[cfg.topic])
-        self._producer = make_producer(cfg.bootstrap)
-        failures = 0
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         try:
             while not self._stop.is_set():
-                polled = self._consumer.poll(
-                    timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_records
-                )
+                try:
+                    self._watch(self._consumer or self._connect())
+                    consumer = self._consumer or self._connect()  # _watch may have replaced it
+                    polled = consumer.poll(
+                        timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_records
+                    )
+                except Exception as err:  # broker gone or restarting: reconnect after a pause
+                    self._failed(err, what="consumer")
+                    self._disconnect()
+                    continue
                 messages = [m for batch in polled.values() for m in batch]
                 if not messages:
                     continue
                 try:
                     self.handle(messages)
-                    failures = 0
-                except Exception:
-                    # Nothing was committed: rewind to the batch start and try again later.
-                    failures += 1
-                    log.exception("ingest batch failed (attempt %d); will retry", failures)
-                    self._rewind(messages)
-                    self._stop.wait(min(30.0, 0.5 * 2**failures))
+                    self._failures = 0
+                    self._stored_at = time.monotonic()
+                    if self.heartbeat is not None:
+                        self.heartbeat.success()
+                except Exception as err:
+                    # Nothing was committed: rewind to the batch start and try again.
+                    try:
+                        self._rewind(messages)
+                    except Exception:  # partitions revoked meanwhile: start from the commits
+                        self._disconnect()
+                    self._failed(err, what="ingest batch")
         finally:
-            self._consumer.close(autocommit=False)
-            self._producer.close(timeout=5)
+            self._disconnect()
+            if self._producer is not None:
+                close_now(self._producer)
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    self._admin.close()
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
         return self.stats
+
+    def _failed(self, err: Exception, *, what: str) -> None:
+        deadlock = is_retryable_conflict(err)
+        if self.heartbeat is not None:
+            self.heartbeat.failure(err, deadlock=deadlock)
+        if deadlock:
+            log.warning("%s hit a deadlock; retrying at once", what)
+            self._stop.wait(random.uniform(0.02, 0.2))
+            return
+        if isinstance(err, KafkaError | BrokerUnavailable) and self._producer is not None:
+            close_now(self._producer)  # a broker restart leaves it unusable: make a new one
+            self._producer = None
+        self._failures += 1
+        log.exception("%s failed (attempt %d); will retry", what, self._failures)
+        self._stop.wait(min(5.0, 0.25 * 2**self._failures))
+
+    def _watch(self, consumer: KafkaConsumer) -> None:
+        """Every ``heartbeat_every`` s: where do we stand, are we stuck, heal if so."""
+        now = time.monotonic()
+        if now < self._next_probe:
+            return
+        self._next_probe = now + self.heartbeat_every
+        try:
+            if self._admin is None:
+                self._admin = make_admin(self.bootstrap())
+            probe = probe_consumer(
+                consumer, self.config.topic, admin=self._admin, group_id=self.config.group_id
+            )
+        except Exception as err:
+            log.debug("consumer probe failed: %s", err)
+            if self._admin is not None:
+                with contextlib.suppress(Exception):
+                    self._admin.close()
+                self._admin = None
+            return
+        if probe.partitions:
+            self._had_partitions_at = now
+        if probe.committed != self._committed:
+            self._committed = probe.committed
+            self._group_moved_at = now
+        reason = None
+        mine = sum(probe.lag.values())
+        if probe.group_lag > 0 and not probe.partitions:
+            since = max(self._had_partitions_at, self._group_moved_at, self._joined_at)
+            if now - since > self.stuck_after:
+                reason = (
+                    f"no partitions assigned for {now - since:.0f}s while the group has a lag "
+                    f"of {probe.group_lag} and makes no progress"
+                )
+        elif mine > 0:
+            since = max(self._stored_at, self._joined_at)
+            if now - since > self.stuck_after:
+                reason = f"nothing stored for {now - since:.0f}s with a lag of {mine}"
+        if self.heartbeat is not None:
+            self.heartbeat.update(
+                partitions=probe.partitions,
+                lag=probe.lag,
+                backlog=probe.group_lag,
+                stuck=reason is not None,
+                stuck_reason=reason,
+            )
+        if reason is None:
+            return
+        if probe.partitions and self._failures:
+            return  # batches fail (database down?): a new consumer would not help; retries go on
+        log.warning("ingest worker stuck: %s; recovering", reason)
+        self._recover(consumer, reset=not probe.partitions)
+
+    def _recover(self, consumer: KafkaConsumer, *, reset: bool) -> None:
+        topic = self.config.topic
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        self._disconnect()
+        self.recoveries += 1
+        outcome = "rejoined with a new consumer"
+        if reset and partitions:
+            try:
+                with self.engine.begin() as conn:
+                    # one member resets the group at a time; the others just rejoin
+                    key = f"kindred:kafka-group-reset:{self.config.group_id}"
+                    if conn.execute(
+                        text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": key}
+                    ).scalar():
+                        outcome = reset_group(self.bootstrap(), self.config.group_id, partitions)
+            except Exception as err:
+                outcome = f"group reset failed ({err}); rejoined with a new consumer"
+        log.warning("ingest worker recovery: %s", outcome)
+        if self.heartbeat is not None:
+            self.heartbeat.update(recoveries=self.recoveries, last_recovery=outcome)
+        now = time.monotonic()
+        self._had_partitions_at = self._group_moved_at = self._stored_at = now
 
     def _rewind(self, messages: Sequence[Any]) -> None:
         assert self._consumer is not None
@@ -236,12 +424,12 @@ class IngestWorker:
             self._consumer.seek(tp, offset)
 
     def handle(self, messages: Sequence[Any]) -> None:
-        assert self._consumer is not None and self._producer is not None
+        assert self._consumer is not None
         with unit_of_work(self.engine) as session:
             outcome = process_batch(session, messages)
         # DB committed: now the DLQ, then the offsets.
         if outcome.dead:
-            publish_dead_letters(self._producer, self.config.dlq_topic, outcome.dead)
+            publish_dead_letters(self.dlq_producer(), self.config.dlq_topic, outcome.dead)
         self._consumer.commit(offsets_after(messages))
         self.stats.batches += 1
         self.stats.messages += len(messages)

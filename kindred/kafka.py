@@ -139,8 +139,24 @@ class ConsumerProbe:
     committed: dict[str, int] = field(default_factory=dict)  # the group's, per partition
 
 
-def probe_consumer(consumer: KafkaConsumer, topic: str, *, timeout_ms: int = 3000) -> ConsumerProbe:
-    """Ask the broker (from the consumer's own thread: KafkaConsumer is not thread-safe)."""
+def make_admin(bootstrap: str) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=5000
+    )
+
+
+def probe_consumer(
+    consumer: KafkaConsumer,
+    topic: str,
+    *,
+    admin: KafkaAdminClient,
+    group_id: str,
+    timeout_ms: int = 2000,
+) -> ConsumerProbe:
+    """Ask the broker (from the consumer's own thread: KafkaConsumer is not thread-safe).
+    The group's committed offsets come through ``admin``: the consumer's own lookup blocks
+    while its group rebalances, and a member must keep polling to finish joining. What cannot
+    be learnt now is left out, not raised."""
     out = ConsumerProbe()
     mine = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
     out.partitions = [f"{tp.topic}:{tp.partition}" for tp in mine]
@@ -148,20 +164,37 @@ def probe_consumer(consumer: KafkaConsumer, topic: str, *, timeout_ms: int = 300
     every = [TopicPartition(topic, p) for p in sorted(ids)]
     if not every:
         return out
-    ends = consumer.end_offsets(every, timeout_ms=timeout_ms)
-    starts: dict[TopicPartition, int] | None = None
-    for tp in every:
-        done = consumer.committed(tp, timeout_ms=timeout_ms)
-        if done is None:
-            starts = starts or consumer.beginning_offsets(every, timeout_ms=timeout_ms)
-            done = starts.get(tp, 0)
-        out.committed[f"{tp.topic}:{tp.partition}"] = int(done)
-        out.group_lag += max(0, int(ends.get(tp, 0)) - int(done))
+    try:
+        ends = consumer.end_offsets(every, timeout_ms=timeout_ms)
+    except KafkaError as err:
+        log.debug("end offsets of %s unknown: %s", topic, err)
+        return out
+    try:
+        found = admin.list_group_offsets({group_id: every}).get(group_id, {})
+    except KafkaError as err:
+        log.debug("committed offsets of %s unknown: %s", group_id, err)
+        found = None
+    if found is not None:
+        starts: dict[TopicPartition, int] | None = None
+        for tp in every:
+            om = found.get(tp)
+            if om is not None and om.offset >= 0:
+                done = int(om.offset)
+            else:  # nothing committed yet: the group starts at the beginning
+                starts = starts or consumer.beginning_offsets(every, timeout_ms=timeout_ms)
+                done = int(starts.get(tp, 0))
+            out.committed[f"{tp.topic}:{tp.partition}"] = done
+            out.group_lag += max(0, int(ends.get(tp, 0)) - done)
     for tp in mine:
-        if tp in ends:
-            out.lag[f"{tp.topic}:{tp.partition}"] = max(
-                0, int(ends[tp]) - int(consumer.position(tp, timeout_ms=timeout_ms) or 0)
-            )
+        if tp not in ends:
+            continue
+        try:
+            position = consumer.position(tp, timeout_ms=timeout_ms)
+        except KafkaError as err:
+            log.debug("position on %s unknown: %s", tp, err)
+            continue
+        if position is not None:
+            out.lag[f"{tp.topic}:{tp.partition}"] = max(0, int(ends[tp]) - int(position))
     return out
 
 

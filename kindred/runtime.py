@@ -55,15 +55,43 @@ def identity_config(settings: Settings) -> IdentityConfig:
     )
 
 
+def ingest_worker(
+    settings: Settings, engine: Engine, *, group_id: str = "kindred-ingest"
+) -> IngestWorker:
+    """An ingest worker; with the embedded broker it re-reads its address on reconnects."""
+    return IngestWorker(
+        ingest_config(settings, group_id=group_id),
+        engine,
+        bootstrap=settings.resolved_kafka_bootstrap,
+        stuck_after=settings.worker_stuck_after_s,
+        heartbeat_every=settings.heartbeat_every_s,
+    )
+
+
+def identity_worker(settings: Settings, engine: Engine) -> IdentityWorker:
+    return IdentityWorker(
+        identity_config(settings),
+        engine,
+        stuck_after=settings.worker_stuck_after_s,
+        heartbeat_every=settings.heartbeat_every_s,
+    )
+
+
+def profiles_worker(settings: Settings, engine: Engine) -> ProfilesWorker:
+    return ProfilesWorker(
+        engine,
+        kafka_bootstrap=settings.resolved_kafka_bootstrap(),
+        changes_topic=settings.segment_changes_topic,
+        stuck_after=settings.worker_stuck_after_s,
+        heartbeat_every=settings.heartbeat_every_s,
+    )
+
+
 def build_workers(
     settings: Settings, engine: Engine, *, group_id: str = "kindred-ingest"
 ) -> Workers:
     return Workers(
-        ingest=IngestWorker(ingest_config(settings, group_id=group_id), engine),
-        identity=IdentityWorker(identity_config(settings), engine),
-        profiles=ProfilesWorker(
-            engine,
-            kafka_bootstrap=settings.resolved_kafka_bootstrap(),
-            changes_topic=settings.segment_changes_topic,
-        ),
+        ingest=ingest_worker(settings, engine, group_id=group_id),
+        identity=identity_worker(settings, engine),
+        profiles=profiles_worker(settings, engine),
     )

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     demo_api_key: str | None = None
     demo_write_key: str | None = None
     log_level: str = "INFO"
+    #: a worker with work waiting and no progress for this long reports itself stuck (and the
+    #: ingest worker heals its consumer group)
+    worker_stuck_after_s: float = 15.0
+    heartbeat_every_s: float = 2.0
     #: master key for secrets at rest (source config) and keyed hashes; unset: generated once
     #: into ``data_dir/secret.key`` (mode 0600). Read it through ``kindred.secrets``.
     secret_key: str | None = None

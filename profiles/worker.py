@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -21,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from kindred.db import unit_of_work
-from kindred.kafka import ensure_topics, make_producer, send_all
+from kindred.db import is_retryable_conflict, unit_of_work
+from kindred.heartbeat import Heartbeat
+from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.models import Profile, ProfilesCursor
 from kindred.quarantine import (
     DEFAULT_MAX_ATTEMPTS,
@@ -248,6 +250,20 @@ class SegmentChangesPublisher:
             self._producer.close(timeout=5)
             self._producer = None
 
+    def close_now(self) -> None:
+        """Drop the producer without waiting (after a failure); the next publish reconnects."""
+        if self._producer is not None:
+            close_now(self._producer)
+            self._producer = None
+
+
+def _stale_backlog(conn: Connection) -> dict[str, Any]:
+    """Stale profiles (counted up to 1,000,000 through the partial index)."""
+    count = conn.execute(
+        text("SELECT count(*) FROM (SELECT 1 FROM profiles WHERE stale LIMIT 1000000) s")
+    ).scalar()
+    return {"backlog": int(count or 0)}
+
 
 def _default_bootstrap() -> str | None:
     from kindred.settings import get_settings
@@ -268,8 +284,23 @@ class ProfilesWorker:
         kafka_bootstrap: str | None = None,
         changes_topic: str = SEGMENT_CHANGES_TOPIC,
         publish: bool = True,
+        stuck_after: float = 15.0,
+        heartbeat_every: float = 2.0,
+        heartbeat: bool = True,
     ) -> None:
         self.engine = engine
+        #: backlog = stale profiles (capped count, read by the heartbeat thread)
+        self.heartbeat = (
+            Heartbeat(
+                engine,
+                kind="profiles",
+                every=heartbeat_every,
+                stuck_after=stuck_after,
+                probe=_stale_backlog,
+            )
+            if heartbeat
+            else None
+        )
         self.idle_sleep = idle_sleep
         self.batch_size = batch_size
         self.changes_topic = changes_topic
@@ -338,17 +369,37 @@ class ProfilesWorker:
         return done
 
     def run(self) -> None:
+        """Tick until stopped. A deadlock is retried at once; other failures back off (up to
+        5 s) and drop the Kafka producer (a restarted broker needs a new one)."""
+        beat = self.heartbeat
+        if beat is not None:
+            beat.start()
         failures = 0
-        while not self._stop.is_set():
-            try:
-                result = self.tick()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("profiles worker tick failed (attempt %d); retrying", failures)
-                self._stop.wait(min(30.0, 0.5 * 2**failures))
-                continue
-            if not result.busy:
-                time.sleep(self.idle_sleep)
-        if self._publisher is not None:
-            self._publisher.close()
+        try:
+            while not self._stop.is_set():
+                try:
+                    result = self.tick()
+                    failures = 0
+                    if beat is not None:
+                        beat.success()
+                except Exception as err:
+                    deadlock = is_retryable_conflict(err)
+                    if beat is not None:
+                        beat.failure(err, deadlock=deadlock)
+                    if deadlock:
+                        log.warning("profiles worker tick hit a deadlock; retrying at once")
+                        self._stop.wait(random.uniform(0.02, 0.2))
+                        continue
+                    failures += 1
+                    log.exception("profiles worker tick failed (attempt %d); retrying", failures)
+                    if self._publisher is not None:
+                        self._publisher.close_now()
+                    self._stop.wait(min(5.0, 0.25 * 2**failures))
+                    continue
+                if not result.busy:
+                    self._stop.wait(self.idle_sleep)
+        finally:
+            if self._publisher is not None:
+                self._publisher.close()
+            if beat is not None:
+                beat.stop()

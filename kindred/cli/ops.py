@@ -39,10 +39,17 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from ingest.producer import EventPublisher
 
     settings = get_settings()
+    # Both follow the embedded services if `kindred infra up` had to move them to new ports.
+    publisher = EventPublisher(
+        settings.kafka_bootstrap or settings.resolved_kafka_bootstrap,
+        settings.events_topic,
+        partitions=settings.topic_partitions,
+    )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, engine=get_engine(), publisher=publisher),
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="warning",
@@ -52,31 +59,21 @@ def serve(
 def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles")) -> None:
     """Run one worker until SIGTERM/Ctrl-C (finishes the current batch first)."""
     _logging()
-    from kindred.runtime import identity_config, ingest_config
+    from kindred.runtime import identity_worker, ingest_worker, profiles_worker
 
     settings = get_settings()
-    engine = get_engine()
+    engine = get_engine()  # follows the embedded server if `infra up` moves it
     if kind == "ingest":
-        from ingest.worker import IngestWorker
-
-        w = IngestWorker(ingest_config(settings), engine)
+        w = ingest_worker(settings, engine)
         w.install_signal_handlers()
         stats = w.run()
         err.print(f"ingest worker stopped: {stats}")
     elif kind == "identity":
-        from identity.worker import IdentityWorker
-
-        iw = IdentityWorker(identity_config(settings), engine)
+        iw = identity_worker(settings, engine)
         iw.install_signal_handlers()
         iw.run()
     elif kind == "profiles":
-        from profiles.worker import ProfilesWorker
-
-        pw = ProfilesWorker(
-            engine,
-            kafka_bootstrap=settings.resolved_kafka_bootstrap(),
-            changes_topic=settings.segment_changes_topic,
-        )
+        pw = profiles_worker(settings, engine)
         pw.install_signal_handlers()
         pw.run()
     else:
