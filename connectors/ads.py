@@ -10,7 +10,10 @@ The body is one lead or a JSON array of leads, in either vendor's shape:
   ids: it becomes the "Lead Form Submitted" track of ``lead:fb:<leadgen_id>`` (same message id
   as the full lead's, so it counts once); the answers arrive when the lead object (Graph API)
   or the CSV export is posted/imported. With ``app_secret`` in the source config the
-  ``X-Hub-Signature-256`` header is required and checked; ``verify_token`` answers the GET
+  ``X-Hub-Signature-256`` header is required and checked. Meta signs no timestamp, so a
+  captured notification has no replay window to fall out of: a replay is harmless because
+  the events' message ids derive from the lead id (it changes nothing), and the URL's write
+  key still has to match. ``verify_token`` answers the GET
   subscription handshake (``hub.mode=subscribe``, ``hub.verify_token``, ``hub.challenge``).
 - Google: the lead form webhook body (``lead_id``, ``user_column_data``, ``gcl_id``, ...).
 

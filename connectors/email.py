@@ -8,7 +8,10 @@ recipient by ``recordKey = "email:<lower-cased address>"``. Custom args (``uniqu
 Unsubscribes and spam reports withdraw email consent (resubscribes give it back): see
 :mod:`connectors.consent`. When the source config holds the signed webhook's
 ``verification_key`` (the base64 public key SendGrid shows), every request must carry a valid
-ECDSA signature; ``max_age_seconds`` optionally bounds the signed timestamp's age.
+ECDSA signature, and its signed timestamp must be fresh: within ``max_age_seconds`` (default
+10 minutes, :data:`connectors.signatures.SENDGRID_MAX_AGE_S`), so a captured delivery cannot be
+replayed later; one replayed inside the window is a no-op (message ids derive from
+``sg_event_id``).
 
 Also here: the first-party email-open pixel (:func:`pixel_open_event`).
 """
@@ -29,7 +32,7 @@ from connectors.base import (
 )
 from connectors.campaign import attribution_from_url
 from connectors.consent import with_consent
-from connectors.signatures import verify_sendgrid
+from connectors.signatures import SENDGRID_MAX_AGE_S, verify_sendgrid
 from ingest.events import Event, InvalidEvent, parse_event
 
 #: SendGrid ``event`` -> Segment email-spec event name
@@ -107,12 +110,11 @@ class SendGridConnector(Connector):
         key = config.get("verification_key") or config.get("public_key")
         if not key:
             return
-        max_age = config.get("max_age_seconds")
         verify_sendgrid(
             public_key=str(key),
             headers=headers,
             body=body,
-            max_age_seconds=float(max_age) if max_age else None,
+            max_age_seconds=_window(config.get("max_age_seconds")),
         )
 
     def parse_payload(
@@ -142,6 +144,16 @@ class SendGridConnector(Connector):
             else:
                 result.add(index, event, raw=item)
         return result
+
+
+def _window(value: Any) -> float:
+    """The source's replay window: a positive number of seconds, else the default (a window
+    can be widened, never switched off)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return SENDGRID_MAX_AGE_S
+    return seconds if seconds > 0 and seconds == seconds else SENDGRID_MAX_AGE_S
 
 
 def _to_event(item: dict[str, Any], *, source: str) -> tuple[dict[str, Any] | None, str]:

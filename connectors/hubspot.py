@@ -17,8 +17,10 @@ the HubSpot CSV exports go to) as well as to a ``hubspot`` one.
   "Deal Stage Changed" (other properties: "Deal Updated"), about ``recordKey = "deal:<id>"``;
   a deal <-> contact association -> track "Deal Associated" on the contact.
 
-The v3 signature (``X-HubSpot-Signature-v3``) is checked when the source config holds the
-app's ``client_secret``; ``public_url`` (the URL HubSpot calls, if a proxy rewrites it) is
+When the source config holds the app's ``client_secret``, every request must carry a valid
+v3 signature (``X-HubSpot-Signature-v3`` with an ``X-HubSpot-Request-Timestamp`` less than 5
+minutes off); the legacy ``X-HubSpot-Signature`` (v1/v2, no timestamp, replayable) is refused
+even when it matches. ``public_url`` (the URL HubSpot calls, if a proxy rewrites it) is
 used in the signed string instead of the URL Kindred saw.
 """
 

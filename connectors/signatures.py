@@ -3,15 +3,25 @@
 Each raises :class:`ConnectorError` with ``status_code=401`` and a reason that tells the sender
 (or the operator reading the DLQ) what did not match, and never says what would have.
 
+Replays: a scheme that signs a timestamp is refused outside its window, in the past or the
+future (clock skew counts both ways); inside the window a replayed delivery carries the
+vendor's event ids, which become the events' message ids, so ingest counts it once.
+
 - SendGrid signed Event Webhook: ECDSA (P-256, SHA-256) over ``timestamp + body``; the
-  signature is base64 DER in ``X-Twilio-Email-Event-Webhook-Signature``, the timestamp in
-  ``X-Twilio-Email-Event-Webhook-Timestamp``; the public key is the base64 DER (or PEM)
-  "verification key" shown in SendGrid's settings.
+  signature is base64 DER in ``X-Twilio-Email-Event-Webhook-Signature``, the timestamp
+  (epoch seconds) in ``X-Twilio-Email-Event-Webhook-Timestamp``, which must be within
+  ``SENDGRID_MAX_AGE_S`` (10 minutes; a source may set another positive window); the public
+  key is the base64 DER (or PEM) "verification key" shown in SendGrid's settings.
 - HubSpot v3: base64 HMAC-SHA256 (app client secret) of ``method + uri + body + timestamp``
   in ``X-HubSpot-Signature-v3``; ``X-HubSpot-Request-Timestamp`` is epoch milliseconds and
-  must be within 5 minutes. v1 (hex SHA-256 of ``secret + body``) and v2 (hex SHA-256 of
-  ``secret + method + uri + body``) are accepted when ``X-HubSpot-Signature-Version`` says so.
+  must be within 5 minutes. It is the only HubSpot signature accepted: the legacy
+  ``X-HubSpot-Signature`` (v1 ``sha256(secret + body)``, v2 with method and URI) signs no
+  timestamp, so a captured request could be replayed for ever; HubSpot sends v3 alongside
+  it on every app webhook, so refusing v1/v2 loses nothing but the downgrade.
 - Facebook (Meta) ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``.
+  Meta signs no timestamp, so there is no window: what protects a lead source against a
+  replayed notification is idempotence (message ids derive from the leadgen id, a replay
+  changes nothing) and the write key in the URL.
 """
 
 from __future__ import annotations
@@ -35,10 +45,11 @@ SENDGRID_SIGNATURE = "x-twilio-email-event-webhook-signature"
 SENDGRID_TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 HUBSPOT_SIGNATURE_V3 = "x-hubspot-signature-v3"
 HUBSPOT_SIGNATURE = "x-hubspot-signature"
-HUBSPOT_VERSION = "x-hubspot-signature-version"
 HUBSPOT_TIMESTAMP = "x-hubspot-request-timestamp"
 HUB_SIGNATURE_256 = "x-hub-signature-256"
 HUBSPOT_MAX_AGE_MS = 5 * 60 * 1000
+#: default window of SendGrid's signed timestamp (seconds)
+SENDGRID_MAX_AGE_S = 10 * 60
 
 
 def _fail(message: str) -> ConnectorError:
@@ -91,7 +102,12 @@ def load_ec_public_key(key: str) -> ec.EllipticCurvePublicKey:
 
 
 def verify_sendgrid(
-    *, public_key: str, headers: Mapping[str, str], body: bytes, max_age_seconds: float | None
+    *,
+    public_key: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    max_age_seconds: float = SENDGRID_MAX_AGE_S,
+    now: float | None = None,
 ) -> None:
     signature = header(headers, SENDGRID_SIGNATURE)
     timestamp = header(headers, SENDGRID_TIMESTAMP)
@@ -100,8 +116,7 @@ def verify_sendgrid(
             "signed Event Webhook expected: X-Twilio-Email-Event-Webhook-Signature and "
             "-Timestamp headers are missing"
         )
-    if max_age_seconds is not None:
-        _check_age(timestamp, max_age=max_age_seconds, now=time.time())
+    _check_age(timestamp, max_age=max_age_seconds, now=time.time() if now is None else now)
     key = load_ec_public_key(public_key)
     try:
         der = base64.b64decode(signature, validate=True)
@@ -147,30 +162,22 @@ def verify_hubspot(
     now_ms: float | None = None,
 ) -> None:
     v3 = header(headers, HUBSPOT_SIGNATURE_V3)
-    if v3:
-        timestamp = header(headers, HUBSPOT_TIMESTAMP)
-        if not timestamp:
-            raise _fail("X-HubSpot-Request-Timestamp is missing")
-        now = time.time() * 1000 if now_ms is None else now_ms
-        _check_age(timestamp, max_age=HUBSPOT_MAX_AGE_MS, now=now)
-        message = method.upper().encode() + hubspot_uri(url).encode() + body + timestamp.encode()
-        expected = base64.b64encode(hmac_sha256(client_secret, message)).decode()
-        if not hmac.compare_digest(expected, v3):
-            raise _fail("X-HubSpot-Signature-v3 does not match (check the app's client secret)")
-        return
-    legacy = header(headers, HUBSPOT_SIGNATURE)
-    if not legacy:
+    if not v3:
+        if header(headers, HUBSPOT_SIGNATURE):
+            raise _fail(
+                "only X-HubSpot-Signature-v3 is accepted: the legacy X-HubSpot-Signature "
+                "(v1/v2) signs no timestamp and could be replayed"
+            )
         raise _fail("X-HubSpot-Signature-v3 is missing")
-    version = (header(headers, HUBSPOT_VERSION) or "v1").lower()
-    if version == "v1":
-        source = client_secret.encode() + body
-    elif version == "v2":
-        source = client_secret.encode() + method.upper().encode() + url.encode() + body
-    else:
-        raise _fail(f"unsupported X-HubSpot-Signature-Version {version!r}")
-    expected = hashlib.sha256(source).hexdigest()
-    if not hmac.compare_digest(expected, legacy.lower()):
-        raise _fail(f"X-HubSpot-Signature ({version}) does not match")
+    timestamp = header(headers, HUBSPOT_TIMESTAMP)
+    if not timestamp:
+        raise _fail("X-HubSpot-Request-Timestamp is missing")
+    now = time.time() * 1000 if now_ms is None else now_ms
+    _check_age(timestamp, max_age=HUBSPOT_MAX_AGE_MS, now=now)
+    message = method.upper().encode() + hubspot_uri(url).encode() + body + timestamp.encode()
+    expected = base64.b64encode(hmac_sha256(client_secret, message)).decode()
+    if not hmac.compare_digest(expected, v3):
+        raise _fail("X-HubSpot-Signature-v3 does not match (check the app's client secret)")
 
 
 # --------------------------------------------------------------------------- Facebook

@@ -18,6 +18,10 @@ from connectors.signatures import hubspot_uri
 BODY = json.dumps([{"email": "ann@example.com", "event": "open", "timestamp": 1795000000}]).encode()
 
 
+def _now() -> str:
+    return str(int(time.time()))
+
+
 def _sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
     private = ec.generate_private_key(ec.SECP256R1())
     der = private.public_key().public_bytes(
@@ -39,7 +43,7 @@ def _sendgrid_headers(
 class TestSendGrid:
     def test_valid_signature_passes(self) -> None:
         private, public = _sendgrid_keys()
-        headers = _sendgrid_headers(private, BODY, "1795000000")
+        headers = _sendgrid_headers(private, BODY, _now())
         get_connector("sendgrid").verify(
             headers=headers, body=BODY, config={"verification_key": public}
         )
@@ -49,7 +53,7 @@ class TestSendGrid:
         pem = private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        headers = {k.lower(): v for k, v in _sendgrid_headers(private, BODY, "1").items()}
+        headers = {k.lower(): v for k, v in _sendgrid_headers(private, BODY, _now()).items()}
         get_connector("sendgrid").verify(
             headers=headers, body=BODY, config={"verification_key": pem.decode()}
         )
@@ -57,12 +61,12 @@ class TestSendGrid:
     @pytest.mark.parametrize("tamper", ["body", "timestamp", "key", "missing", "garbage"])
     def test_invalid_signatures_are_401(self, tamper: str) -> None:
         private, public = _sendgrid_keys()
-        headers = _sendgrid_headers(private, BODY, "1795000000")
+        headers = _sendgrid_headers(private, BODY, _now())
         body = BODY
         if tamper == "body":
             body = BODY.replace(b"open", b"click")
         elif tamper == "timestamp":
-            headers["X-Twilio-Email-Event-Webhook-Timestamp"] = "1795000001"
+            headers["X-Twilio-Email-Event-Webhook-Timestamp"] = str(int(_now()) + 1)
         elif tamper == "key":
             public = _sendgrid_keys()[1]
         elif tamper == "missing":
@@ -84,6 +88,28 @@ class TestSendGrid:
                 body=BODY,
                 config={"verification_key": public, "max_age_seconds": 300},
             )
+
+    @pytest.mark.parametrize("config_window", [None, 0, "", "nan", -5])
+    def test_a_replay_outside_the_default_window_is_refused(self, config_window: object) -> None:
+        """No window configured (or a non-positive one): the default 10 minutes holds."""
+        private, public = _sendgrid_keys()
+        config: dict[str, object] = {"verification_key": public}
+        if config_window is not None:
+            config["max_age_seconds"] = config_window
+        for age in (11 * 60, -11 * 60):  # captured an hour ago, or stamped in the future
+            headers = _sendgrid_headers(private, BODY, str(int(time.time()) - age))
+            with pytest.raises(ConnectorError, match="window") as err:
+                get_connector("sendgrid").verify(headers=headers, body=BODY, config=config)
+            assert err.value.status_code == 401
+        fresh = _sendgrid_headers(private, BODY, str(int(time.time()) - 9 * 60))
+        get_connector("sendgrid").verify(headers=fresh, body=BODY, config=config)
+
+    def test_a_wider_window_can_be_configured(self) -> None:
+        private, public = _sendgrid_keys()
+        headers = _sendgrid_headers(private, BODY, str(int(time.time()) - 3600))
+        get_connector("sendgrid").verify(
+            headers=headers, body=BODY, config={"verification_key": public, "max_age_seconds": 7200}
+        )
 
     def test_unsigned_source_accepts(self) -> None:
         get_connector("sendgrid").verify(headers={}, body=BODY, config={})
@@ -149,13 +175,27 @@ class TestHubSpot:
             )
         assert err.value.status_code == 401
 
-    def test_v1_and_v2(self) -> None:
+    @pytest.mark.parametrize("version", [None, "v1", "v2"])
+    def test_legacy_signatures_are_refused_when_the_source_has_a_client_secret(
+        self, version: str | None
+    ) -> None:
+        """v1/v2 sign no timestamp: accepting them would let a captured request be replayed
+        for ever, bypassing v3's window (a downgrade). Valid ones are refused too."""
         v1 = hashlib.sha256(SECRET.encode() + BODY).hexdigest()
-        self.verify({"X-HubSpot-Signature": v1, "X-HubSpot-Signature-Version": "v1"})
         v2 = hashlib.sha256(SECRET.encode() + b"POST" + URL.encode() + BODY).hexdigest()
-        self.verify({"X-HubSpot-Signature": v2, "X-HubSpot-Signature-Version": "v2"})
+        headers = {"X-HubSpot-Signature": v2 if version == "v2" else v1}
+        if version:
+            headers["X-HubSpot-Signature-Version"] = version
+        with pytest.raises(ConnectorError, match="only X-HubSpot-Signature-v3") as err:
+            self.verify(headers)
+        assert err.value.status_code == 401
+
+    def test_v3_alongside_v1_passes(self) -> None:
+        """What HubSpot really sends: both headers; v3 decides."""
+        v1 = hashlib.sha256(SECRET.encode() + BODY).hexdigest()
+        self.verify({**_hubspot_headers(BODY), "X-HubSpot-Signature": v1})
         with pytest.raises(ConnectorError):
-            self.verify({"X-HubSpot-Signature": v1, "X-HubSpot-Signature-Version": "v2"})
+            self.verify({**_hubspot_headers(BODY, ts=0), "X-HubSpot-Signature": v1})
 
     def test_unsigned_source_accepts(self) -> None:
         get_connector("hubspot").verify_request(
