@@ -12,6 +12,7 @@ from api import (
     collector,
     errors,
     health,
+    http,
     identity_admin,
     keys,
     privacy,
@@ -60,7 +61,17 @@ def create_app(
     app.state.settings = settings  # thresholds for /readyz and /metrics
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(collector.router)
+    # browser calls: a disallowed Origin is refused per source (403); see api.http
+    from_browsers: dict[str, Any] = {
+        "dependencies": [Depends(http.check_source_origin)],
+        "responses": {
+            403: {
+                **errors.responses(403)[403],
+                "description": "The page's Origin is not in the source's allowed_origins",
+            }
+        },
+    }
+    app.include_router(collector.router, **from_browsers)
     app.include_router(webhooks.router)
     app.include_router(profiles.router)
     app.include_router(privacy.router)
@@ -71,7 +82,9 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(identity_admin.router)
     app.include_router(segments.router)
-    app.include_router(tracking.router)
+    app.include_router(tracking.router, **from_browsers)
+    # outermost of the app's own middleware: preflights never reach the routes
+    app.add_middleware(http.BrowserHeaders, cors_origins=settings.cors_origins)
 
     build_openapi = app.openapi
 

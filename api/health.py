@@ -1,16 +1,21 @@
 """Liveness (``/healthz``), readiness with the reasons (``/readyz``) and Prometheus
-``/metrics``. The figures and the verdict come from :mod:`kindred.healthcheck`."""
+``/metrics``. The figures and the verdict come from :mod:`kindred.healthcheck`.
+
+``/metrics`` is open unless ``KINDRED_METRICS_KEY`` is set; then it needs
+``Authorization: Bearer <that key>`` (Prometheus: ``authorization: {credentials: ...}``)."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, state
+from api.deps import AppState, bearer_token, state
 from api.errors import error_response, responses
-from kindred.errors import ServiceUnavailable
+from kindred.errors import ServiceUnavailable, Unauthorized
 from kindred.healthcheck import check_readiness, metrics_text
 from kindred.settings import Settings, get_settings
 
@@ -71,10 +76,19 @@ async def readyz(
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format", "content": {"text/plain": {}}},
-        **responses(503),
+        **responses(401, 503),
     },
 )
-def metrics(app: AppState = Depends(state), settings: Settings = Depends(app_settings)) -> Response:
+def metrics(
+    request: Request,
+    app: AppState = Depends(state),
+    settings: Settings = Depends(app_settings),
+) -> Response:
+    wanted = settings.metrics_key.get_secret_value() if settings.metrics_key else ""
+    if wanted:  # an empty KINDRED_METRICS_KEY counts as unset
+        given = (bearer_token(request) or "").encode()
+        if not hmac.compare_digest(given, wanted.encode()):
+            raise Unauthorized("/metrics needs `Authorization: Bearer <KINDRED_METRICS_KEY>`")
     try:
         with app.sessions() as session:
             body = metrics_text(

@@ -1,10 +1,14 @@
-"""Vendor-native webhooks: ``POST /v1/webhooks/{connector}/{source}?key=WRITE_KEY``.
+"""Vendor-native webhooks: ``POST /v1/webhooks/{connector}/{source}``.
 
 ``GET`` on the same URL answers the vendor's subscription check (Facebook's
 ``hub.challenge``, Mailchimp's validation ping). The source's write key authenticates the
-caller; a vendor signature is checked as well when the source is configured for one. A
-payload refused as a whole (bad JSON, bad signature) is kept as a dead letter and counted
-against the source before the error is answered.
+caller, sent in a header where the vendor lets one be set: ``Authorization: Bearer <key>``,
+HTTP Basic with the key as the username (a ``https://<key>@host/...`` URL does that), or
+``X-Kindred-Key: <key>``; ``?key=<key>`` in the URL stays for vendors that allow nothing else
+(it ends up in access logs: prefer a header). An unknown source and a wrong key get the same
+401. A vendor signature is checked as well when the source is configured for one. A payload
+refused as a whole (bad JSON, bad signature) is kept as a dead letter and counted against the
+source before the error is answered.
 """
 
 from __future__ import annotations
@@ -13,20 +17,42 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.collector import read_body
-from api.deps import AppState, get_session, state
+from api.collector import basic_username, read_body
+from api.deps import AppState, bearer_token, get_session, state, write_key_scheme
 from api.errors import WEBHOOK_RESPONSES
 from connectors.base import Connector, ConnectorError, connects_to, get_connector
 from ingest.collect import accept_payload, record_payload_failure
-from ingest.sources import connector_config, source_by_name, write_key_matches
-from kindred.errors import NotFound, Unauthorized
+from ingest.sources import authenticated_source, connector_config
+from kindred.errors import NotFound
 from kindred.models import Source
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=WEBHOOK_RESPONSES)
+KEY_HEADER = "X-Kindred-Key"
+
+#: the ways a source key may travel, as declared in OpenAPI (``auto_error=False``: a missing or
+#: wrong key is answered by :func:`ingest.sources.authenticated_source`'s one 401)
+_bearer_scheme = HTTPBearer(
+    scheme_name="sourceKey",
+    description="The source's write key: `Authorization: Bearer <key>`",
+    auto_error=False,
+)
+_header_scheme = APIKeyHeader(
+    name=KEY_HEADER,
+    scheme_name="sourceKeyHeader",
+    description="The source's write key in `X-Kindred-Key`",
+    auto_error=False,
+)
+
+router = APIRouter(
+    prefix="/v1/webhooks",
+    tags=["webhooks"],
+    responses=WEBHOOK_RESPONSES,
+    dependencies=[Depends(_bearer_scheme), Depends(write_key_scheme), Depends(_header_scheme)],
+)
 
 
 class WebhookOut(BaseModel):
@@ -49,15 +75,24 @@ WEBHOOK_BODY: dict[str, Any] = {
 }
 
 
+def source_key(request: Request, query_key: str | None) -> str | None:
+    """The source key from the first place that has one: Bearer, Basic username,
+    ``X-Kindred-Key``, then ``?key=``."""
+    return (
+        bearer_token(request)
+        or basic_username(request)
+        or (request.headers.get(KEY_HEADER) or "").strip()
+        or query_key
+    )
+
+
 def _authorise(
     session: Session, *, connector: str, source: str, key: str | None
 ) -> tuple[Source, Connector]:
-    row = source_by_name(session, name=source)
-    impl = get_connector(connector)
-    if not connects_to(impl, row.connector):
+    impl = get_connector(connector)  # 404 for an unknown connector: the list is public
+    row = authenticated_source(session, name=source, write_key=key)  # one 401 for all else
+    if not connects_to(impl, row.connector):  # the caller holds the key: it may know
         raise NotFound(f"source {source!r} is a {row.connector!r} source, not {connector!r}")
-    if not write_key_matches(row, key):
-        raise Unauthorized("missing or wrong source key: append ?key=<write key> to the URL")
     return row, impl
 
 
@@ -72,13 +107,17 @@ async def receive_webhook(
     connector: str,
     source: str,
     request: Request,
-    key: str | None = Query(default=None, description="the source's write key"),
+    key: str | None = Query(
+        default=None,
+        description="the source's write key, for vendors that cannot send a header "
+        "(prefer `Authorization` or `X-Kindred-Key`: URLs end up in logs)",
+    ),
     session: Session = Depends(get_session),
     app: AppState = Depends(state),
 ) -> JSONResponse:
     body = await read_body(request)
     row, impl = await run_in_threadpool(
-        _authorise, session, connector=connector, source=source, key=key
+        _authorise, session, connector=connector, source=source, key=source_key(request, key)
     )
     config = connector_config(row.config, settings=request.app.state.settings)
     content_type = request.headers.get("content-type")
@@ -133,11 +172,15 @@ async def verify_webhook(
     connector: str,
     source: str,
     request: Request,
-    key: str | None = Query(default=None, description="the source's write key"),
+    key: str | None = Query(
+        default=None,
+        description="the source's write key, for vendors that cannot send a header "
+        "(prefer `Authorization` or `X-Kindred-Key`: URLs end up in logs)",
+    ),
     session: Session = Depends(get_session),
 ) -> Response:
     row, impl = await run_in_threadpool(
-        _authorise, session, connector=connector, source=source, key=key
+        _authorise, session, connector=connector, source=source, key=source_key(request, key)
     )
     config = connector_config(row.config, settings=request.app.state.settings)
     reply = impl.handshake(params=dict(request.query_params), config=config)

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kindred.errors import BadRequest, Conflict, NotFound
+from kindred.errors import BadRequest, Conflict, NotFound, Unauthorized
 from kindred.models import Source
 from kindred.secrets import keyring, redact
 from kindred.security import hash_secret, new_secret
@@ -160,6 +160,28 @@ def reencrypt_sources(session: Session, *, settings: Settings | None = None) -> 
             changed += 1
     session.flush()
     return changed
+
+
+#: one answer for an unknown source and a wrong key: it says neither which, nor the connector
+SOURCE_KEY_REFUSED = (
+    "missing or wrong source key: send the source's write key as `Authorization: Bearer "
+    "<key>`, as the HTTP Basic username, in `X-Kindred-Key`, or (for vendors that allow "
+    "nothing else) as `?key=<key>`"
+)
+
+
+def authenticated_source(session: Session, *, name: str, write_key: str | None) -> Source:
+    """The source ``name`` when ``write_key`` is its (current or overlapping previous) key.
+    Otherwise :class:`Unauthorized` with the same message whether the source exists or not,
+    after the same work (the key is hashed either way), so a caller without the key learns
+    nothing about which sources exist."""
+    row = session.execute(select(Source).where(Source.name == name)).scalar_one_or_none()
+    if row is None:
+        hash_secret(write_key or "")  # same cost as a wrong key
+        raise Unauthorized(SOURCE_KEY_REFUSED)
+    if not write_key_matches(row, write_key):
+        raise Unauthorized(SOURCE_KEY_REFUSED)
+    return row
 
 
 def source_by_name(session: Session, *, name: str) -> Source:

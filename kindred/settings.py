@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EVENTS_TOPIC = "kindred.events"
 DLQ_TOPIC = "kindred.events.dlq"
@@ -46,6 +48,22 @@ class Settings(BaseSettings):
     ready_stuck_seconds: float = 30.0
     #: /readyz and /metrics forget heartbeat rows older than this (workers that died long ago)
     ready_forget_seconds: float = 600.0
+    #: origins allowed to call the read/admin API from a browser (CORS), comma-separated or a
+    #: JSON list; empty (default): no CORS headers at all. The collector's CORS is per source
+    #: (``allowed_origins`` in its config), not this.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    #: when set, ``/metrics`` needs ``Authorization: Bearer <this>``; unset: open
+    metrics_key: SecretStr | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return tuple(json.loads(text))
+            return tuple(part.strip().rstrip("/") for part in text.split(",") if part.strip())
+        return value
 
     @property
     def infra_file(self) -> Path:

@@ -98,12 +98,21 @@ def _feed(base: str, keys: dict[str, str], settings: Settings) -> int:
             sent += len(batch["batch"]) - len(r.json().get("rejected", []))
             progress.advance(task)
         for payload in world.sendgrid_payloads:
-            r = client.post(f"/v1/webhooks/sendgrid/sendgrid?key={keys['sendgrid']}", json=payload)
+            # the key in a header, not the URL (URLs land in access logs)
+            r = client.post(
+                "/v1/webhooks/sendgrid/sendgrid",
+                json=payload,
+                headers={"X-Kindred-Key": keys["sendgrid"]},
+            )
             r.raise_for_status()
             sent += int(r.json()["accepted"])
             progress.advance(task)
         for lead in world.lead_payloads:
-            r = client.post(f"/v1/webhooks/leadform/leadforms?key={keys['leadforms']}", json=lead)
+            r = client.post(
+                "/v1/webhooks/leadform/leadforms",
+                json=lead,
+                headers={"Authorization": f"Bearer {keys['leadforms']}"},
+            )
             r.raise_for_status()
             sent += int(r.json()["accepted"])
             progress.advance(task)
