@@ -3,9 +3,9 @@
 The write key comes as the HTTP Basic username (or ``writeKey`` in the body). The answer is
 exactly HTTP 200 ``{"success": true}`` once the events are acknowledged by Kafka. Errors are
 4xx JSON with Segment's top-level ``code``/``message`` next to Kindred's ``error`` object
-(see ``api.errors``); SDKs retry only 429 and 5xx. Each write key has a token bucket
-(``RATE_LIMIT``, or the source config's ``rate_limit``): when it is empty the answer is 429
-with ``Retry-After``.
+(see ``api.errors``); SDKs retry only 429 and 5xx. Each source has a token bucket shared by
+every API process (``RATE_LIMIT``, or the source config's ``rate_limit``; kindred.ratelimit):
+when it is empty the answer is 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, get_session, state, write_key_scheme
+from api.deps import AppState, get_session, state, take_token, write_key_scheme
 from api.errors import COLLECTOR_RESPONSES, collector_error
 from connectors.base import ConnectorError, get_connector
 from connectors.web import write_key_from_body
-from ingest.collect import RateLimit, RateLimiter, accept_payload
+from ingest.collect import accept_payload
 from ingest.sources import SourceInfo, source_by_write_key
 from kindred.errors import BadRequest, PayloadTooLarge, Unauthorized
+from kindred.ratelimit import RateLimit, retry_after
 
 router = APIRouter(prefix="/v1", tags=["collector"])
 
@@ -39,7 +40,12 @@ KEY_TTL = 1.0  # short: a rotated-out or removed write key stops within a second
 #: default per-write-key budget: generous (a browser SDK sends a request every few seconds;
 #: a server SDK batches 100-500 events per request)
 RATE_LIMIT = RateLimit(rate=500.0, burst=1000.0)
-limiter = RateLimiter(RATE_LIMIT)
+
+
+async def take_source_token(request: Request, source: SourceInfo) -> float:
+    """0 when the source's shared bucket gave a token, else the seconds to wait."""
+    limit = RateLimit.from_config(source.config, RATE_LIMIT)
+    return await take_token(request, f"source:{source.name}", limit)
 
 
 async def read_body(request: Request) -> bytes:
@@ -95,13 +101,13 @@ async def _collect(
     body = await read_body(request)
     write_key = basic_username(request) or write_key_from_body(body)
     source = await run_in_threadpool(resolve_source, session, write_key)
-    wait = limiter.take(source.name, RateLimit.from_config(source.config, limiter.default))
+    wait = await take_source_token(request, source)
     if wait > 0:
         return collector_error(
             429,
             "rate_limited",
             f"too many requests for this write key; retry in {wait:.1f} s",
-            headers={"Retry-After": RateLimiter.retry_after(wait)},
+            headers={"Retry-After": retry_after(wait)},
         )
     try:
         result = await run_in_threadpool(

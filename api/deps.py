@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -11,9 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.http import HTTPBase
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ingest.producer import EventPublisher
+from kindred.ratelimit import RateLimit, RateLimited, RateLimiter, shared_limiter
 from kindred.security import Principal, authenticate
+from kindred.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,54 @@ def require(scope: str) -> Callable[..., Principal]:
     ) -> Principal:
         principal = authenticate(session, token=bearer_token(request))
         principal.require(scope)
+        limit_api_key(request, principal)
         return principal
 
     return dependency
+
+
+_limiter_lock = threading.Lock()
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    """The app's shared rate limiter (``kindred.ratelimit``), built on first use on the app's
+    database, closed when the app shuts down."""
+    app = request.app
+    limiter: RateLimiter | None = getattr(app.state, "rate_limiter", None)
+    if limiter is None:
+        with _limiter_lock:
+            limiter = getattr(app.state, "rate_limiter", None)
+            if limiter is None:
+                limiter = shared_limiter(state(request).engine, app.state.settings)
+                app.state.rate_limiter = limiter
+                app.router.add_event_handler("shutdown", limiter.close)
+    return limiter
+
+
+async def take_token(request: Request, key: str, limit: RateLimit) -> float:
+    """For async routes: 0 when a token was taken, else the seconds to wait. An answer from
+    this process's memory (lease, known refusal) costs no thread hop; otherwise the
+    statement runs in a thread."""
+    limiter = rate_limiter(request)
+    local = limiter.take_local(key)
+    if local is not None:
+        return local
+    return await run_in_threadpool(limiter.take, key, limit)
+
+
+def limit_api_key(request: Request, principal: Principal) -> None:
+    """The per-API-key budget of the read/admin API (``Settings.read_rate_limit`` and
+    ``read_rate_burst``, shared by every API process): raises 429 ``rate_limited`` with
+    ``Retry-After`` when the key's bucket is empty. Checked after authentication and the
+    scope, so an unknown key never gets a bucket."""
+    settings: Settings = request.app.state.settings
+    if settings.read_rate_limit <= 0:
+        return
+    limit = RateLimit(rate=settings.read_rate_limit, burst=max(1.0, settings.read_rate_burst))
+    wait = rate_limiter(request).take(f"api_key:{principal.key_id}", limit)
+    if wait > 0:
+        raise RateLimited(
+            f"too many requests for this API key (budget {limit.rate:g}/s, burst "
+            f"{limit.burst:g}); retry in {wait:.1f} s",
+            wait=wait,
+        )

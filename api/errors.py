@@ -29,6 +29,7 @@ from kindred.errors import (
     KindredError,
 )
 from kindred.kafka import BrokerUnavailable
+from kindred.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 #: the read/admin API (Bearer key): every error it can answer
-ERROR_RESPONSES = responses(400, 401, 403, 404, 409, 422, 503)
+ERROR_RESPONSES = responses(400, 401, 403, 404, 409, 422, 429, 503)
 #: the Segment-compatible collector (write key)
 COLLECTOR_RESPONSES = responses(400, 401, 413, 422, 429, 503)
 #: vendor webhooks (write key in the query; vendor signatures)
@@ -216,6 +217,8 @@ def install(app: FastAPI) -> None:
             )
         if exc.status_code == 503:
             headers["Retry-After"] = RETRY_AFTER_DB
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = exc.retry_after
         return _respond(request, exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(KindredError)

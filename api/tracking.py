@@ -18,11 +18,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.collector import limiter, resolve_source
+from api.collector import resolve_source, take_source_token
 from api.deps import AppState, get_session, state
 from api.errors import COLLECTOR_RESPONSES, collector_error, responses
 from connectors.email import pixel_open_event
-from ingest.collect import RateLimit, RateLimiter, accept_events
+from ingest.collect import accept_events
+from kindred.ratelimit import retry_after
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 
@@ -71,13 +72,13 @@ async def open_pixel(
     app: AppState = Depends(state),
 ) -> Response:
     source = await run_in_threadpool(resolve_source, session, k)
-    wait = limiter.take(source.name, RateLimit.from_config(source.config, limiter.default))
+    wait = await take_source_token(request, source)
     if wait > 0:
         return collector_error(
             429,
             "rate_limited",
             "too many requests for this write key",
-            headers={"Retry-After": RateLimiter.retry_after(wait)},
+            headers={"Retry-After": retry_after(wait)},
         )
     event = pixel_open_event(
         source=source.name,

@@ -10,9 +10,6 @@ stores the events.
 from __future__ import annotations
 
 import json
-import math
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,58 +160,3 @@ def accept_payload(
 def accept_events(publisher: EventPublisher, *, events: Sequence[Event]) -> int:
     """Publish events a route built itself (the open pixel); returns how many."""
     return publisher.publish(events)
-
-
-# --------------------------------------------------------------------------- rate limits
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """A token bucket: ``rate`` requests per second on average, bursts up to ``burst``."""
-
-    rate: float = 500.0
-    burst: float = 1000.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], default: RateLimit) -> RateLimit:
-        """``config["rate_limit"] = {"requests_per_second": r, "burst": b}`` overrides."""
-        raw = config.get("rate_limit")
-        if not isinstance(raw, Mapping):
-            return default
-        try:
-            rate = float(raw.get("requests_per_second", default.rate))
-            burst = float(raw.get("burst", max(1.0, rate * 2)))
-        except (TypeError, ValueError):
-            return default
-        if rate <= 0 or burst < 1:
-            return default
-        return cls(rate=rate, burst=burst)
-
-
-class RateLimiter:
-    """Per-key token buckets, thread-safe, in process memory (one API process = one budget;
-    several API processes each enforce the limit on their share of the traffic)."""
-
-    def __init__(self, default: RateLimit | None = None, *, clock: Any = time.monotonic) -> None:
-        self.default = default or RateLimit()
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str, limit: RateLimit | None = None, cost: float = 1.0) -> float:
-        """Take ``cost`` tokens; returns 0 when allowed, else the seconds to wait."""
-        limit = limit or self.default
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (limit.burst, now))
-            tokens = min(limit.burst, tokens + (now - last) * limit.rate)
-            if tokens >= cost:
-                self._buckets[key] = (tokens - cost, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (cost - tokens) / limit.rate
-
-    @staticmethod
-    def retry_after(wait: float) -> str:
-        """The ``Retry-After`` header value (whole seconds, at least 1)."""
-        return str(max(1, math.ceil(wait)))

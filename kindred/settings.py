@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     ready_stuck_seconds: float = 30.0
     #: /readyz and /metrics forget heartbeat rows older than this (workers that died long ago)
     ready_forget_seconds: float = 600.0
+    #: the read/admin API's budget per API key, shared by every API process: requests per
+    #: second on average (0: no limit), and the burst (at least 1). Beyond: 429 with
+    #: Retry-After (see kindred.ratelimit)
+    read_rate_limit: float = 50.0
+    read_rate_burst: float = 100.0
+    #: a process takes this many seconds' worth of a bucket's rate at once (at least 1 token,
+    #: at most a tenth of the burst or 100) and hands them out from memory: one database
+    #: statement per lease. 0: one statement per request (exact).
+    rate_limit_lease_seconds: float = 0.01
     #: origins allowed to call the read/admin API from a browser (CORS), comma-separated or a
     #: JSON list; empty (default): no CORS headers at all. The collector's CORS is per source
     #: (``allowed_origins`` in its config), not this.

@@ -27,6 +27,7 @@ from kindred.models.identity import *  # noqa: F403
 from kindred.models.ops import *  # noqa: F403
 from kindred.models.privacy import *  # noqa: F403
 from kindred.models.profiles import *  # noqa: F403
+from kindred.models.ratelimit import *  # noqa: F403
 
 __all__ = [
     "Account",
