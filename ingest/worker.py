@@ -29,7 +29,7 @@ from kafka import (
     TopicPartition,
 )
 from kafka.errors import KafkaError
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -245,6 +245,8 @@ class IngestWorker:
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None
+        self._reset_lock: Connection | None = None  # held a while after resetting the group
+        self._reset_lock_until = 0.0
         self._failures = 0
         now = time.monotonic()
         self._joined_at = now  # the current consumer's creation
@@ -320,6 +322,7 @@ class IngestWorker:
             if self._admin is not None:
                 with contextlib.suppress(Exception):
                     self._admin.close()
+            self._release_reset_lock(force=True)
             if self.heartbeat is not None:
                 self.heartbeat.stop()
         return self.stats
@@ -339,11 +342,20 @@ class IngestWorker:
         log.exception("%s failed (attempt %d); will retry", what, self._failures)
         self._stop.wait(min(5.0, 0.25 * 2**self._failures))
 
+    def _release_reset_lock(self, *, force: bool = False) -> None:
+        lock = self._reset_lock
+        if lock is None or (not force and time.monotonic() < self._reset_lock_until):
+            return
+        self._reset_lock = None
+        with contextlib.suppress(Exception):
+            lock.close()  # the session ends, and its advisory lock with it
+
     def _watch(self, consumer: KafkaConsumer) -> None:
         """Every ``heartbeat_every`` s: where do we stand, are we stuck, heal if so."""
         now = time.monotonic()
         if now < self._next_probe:
             return
+        self._release_reset_lock()
         self._next_probe = now + self.heartbeat_every
         try:
             if self._admin is None:
@@ -397,15 +409,25 @@ class IngestWorker:
         self._disconnect()
         self.recoveries += 1
         outcome = "rejoined with a new consumer"
-        if reset and partitions:
+        if reset and partitions and self._reset_lock is None:
             try:
-                with self.engine.begin() as conn:
-                    # one member resets the group at a time; the others just rejoin
-                    key = f"kindred:kafka-group-reset:{self.config.group_id}"
-                    if conn.execute(
-                        text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": key}
-                    ).scalar():
-                        outcome = reset_group(self.bootstrap(), self.config.group_id, partitions)
+                # One member resets the group, and holds a session lock for ``stuck_after``
+                # afterwards: members that stalled with it just rejoin the new group instead
+                # of deleting it again under the feet of those already joining.
+                conn = self.engine.connect()
+                key = f"kindred:kafka-group-reset:{self.config.group_id}"
+                if conn.execute(
+                    text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}
+                ).scalar():
+                    conn.commit()
+                    self._reset_lock = conn
+                    self._reset_lock_until = time.monotonic() + self.stuck_after
+                    outcome = reset_group(self.bootstrap(), self.config.group_id, partitions)
+                else:
+                    conn.close()
+                    # let the resetting member delete and restore the group before we join it
+                    self._stop.wait(3.0)
+                    outcome = "another member is resetting the group; rejoined"
             except Exception as err:
                 outcome = f"group reset failed ({err}); rejoined with a new consumer"
         log.warning("ingest worker recovery: %s", outcome)
