@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import (
+    ConsumerRebalanceListener,
     KafkaAdminClient,
     KafkaConsumer,
     KafkaProducer,
@@ -29,7 +30,7 @@ from kafka import (
     TopicPartition,
 )
 from kafka.errors import KafkaError
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -49,7 +50,7 @@ from kindred.kafka import (
     reset_group,
     send_all,
 )
-from kindred.models import DeadLetter
+from kindred.models import ConsumerOffset, DeadLetter
 from kindred.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,63 @@ def offsets_after(messages: Sequence[Any]) -> dict[TopicPartition, OffsetAndMeta
     return {tp: OffsetAndMetadata(off + 1, None, -1) for tp, off in last.items()}
 
 
+_STORE_OFFSETS = """
+INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, epoch, updated_at)
+SELECT %(group_id)s, t, p, o, %(epoch)s, now()
+FROM unnest(%(topic)s::text[], %(partition)s::int[], %(offset)s::bigint[]) AS u(t, p, o)
+ON CONFLICT (group_id, topic, partition) DO UPDATE
+SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch, updated_at = now()
+"""
+
+
+def store_offsets(
+    session: Session,
+    *,
+    group_id: str,
+    epoch: str,
+    offsets: dict[TopicPartition, OffsetAndMetadata],
+) -> None:
+    """Remember where the group stands, in the transaction that stored the batch: the
+    database, not the broker, is the record of what has been ingested."""
+    items = sorted(offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition))
+    session.connection().exec_driver_sql(
+        _STORE_OFFSETS,
+        {
+            "group_id": group_id,
+            "epoch": epoch,
+            "topic": [tp.topic for tp, _ in items],
+            "partition": [tp.partition for tp, _ in items],
+            "offset": [om.offset for _, om in items],
+        },
+    )
+
+
+def stored_offsets(engine: Engine, *, group_id: str, topic: str, epoch: str) -> dict[int, int]:
+    """Partition -> next offset to read, for offsets of this broker log (``epoch``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
+                ConsumerOffset.group_id == group_id,
+                ConsumerOffset.topic == topic,
+                ConsumerOffset.epoch == epoch,
+            )
+        ).all()
+    return {int(p): int(o) for p, o in rows}
+
+
+class _StartFromStored(ConsumerRebalanceListener):
+    """On assignment, start each partition where the database says the group stands."""
+
+    def __init__(self, worker: IngestWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.worker.start_from_stored(list(assigned))
+
+
 class IngestWorker:
     """A consumer-group member. ``run()`` loops until ``stop()`` (or SIGTERM).
 
@@ -220,8 +278,11 @@ class IngestWorker:
         stuck_after: float = 15.0,
         heartbeat_every: float = 2.0,
         heartbeat: bool = True,
+        epoch: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
+        #: the broker log the offsets belong to (``kindred.infra.broker_epoch``)
+        self.epoch = epoch or (lambda: "external")
         self.engine = engine
         self.on_batch = on_batch
         self.stats = Stats()
@@ -266,9 +327,32 @@ class IngestWorker:
         cfg = self.config
         bootstrap = self.bootstrap()
         ensure_topics(bootstrap, [cfg.topic, cfg.dlq_topic])
-        self._consumer = make_consumer(bootstrap, group_id=cfg.group_id, topics=[cfg.topic])
+        self._consumer = make_consumer(
+            bootstrap, group_id=cfg.group_id, topics=[cfg.topic], listener=_StartFromStored(self)
+        )
         self._joined_at = time.monotonic()
         return self._consumer
+
+    def start_from_stored(self, assigned: Sequence[TopicPartition]) -> None:
+        """Seek newly assigned partitions to the offsets stored with the batches. A group
+        that was recreated (its broker-side offsets gone) thus resumes where it was instead
+        of replaying the topic, and a crash between the database commit and the broker
+        commit replays nothing. Without a stored offset the broker's committed one is used."""
+        consumer = self._consumer
+        if consumer is None or not assigned:
+            return
+        try:
+            stored = stored_offsets(
+                self.engine,
+                group_id=self.config.group_id,
+                topic=self.config.topic,
+                epoch=self.epoch(),
+            )
+            for tp in assigned:
+                if tp.partition in stored:
+                    consumer.seek(tp, stored[tp.partition])
+        except Exception as err:  # the database is down: the broker's offsets still hold
+            log.warning("could not read stored offsets (%s); using the broker's", err)
 
     def _disconnect(self) -> None:
         consumer, self._consumer = self._consumer, None
@@ -447,12 +531,16 @@ class IngestWorker:
 
     def handle(self, messages: Sequence[Any]) -> None:
         assert self._consumer is not None
+        offsets = offsets_after(messages)
         with unit_of_work(self.engine) as session:
             outcome = process_batch(session, messages)
-        # DB committed: now the DLQ, then the offsets.
+            store_offsets(
+                session, group_id=self.config.group_id, epoch=self.epoch(), offsets=offsets
+            )
+        # DB committed: now the DLQ, then the broker's offsets.
         if outcome.dead:
             publish_dead_letters(self.dlq_producer(), self.config.dlq_topic, outcome.dead)
-        self._consumer.commit(offsets_after(messages))
+        self._consumer.commit(offsets)
         self.stats.batches += 1
         self.stats.messages += len(messages)
         self.stats.persisted += outcome.persisted

@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -276,7 +277,12 @@ def start_kafka(settings: Settings, *, notes: list[str] | None = None) -> dict[s
         and _pid_matches(pid, "tansu")
         and port_open("127.0.0.1", port)
     ):
-        return {"kafka_pid": pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
+        return {
+            "kafka_pid": pid,
+            "kafka_port": port,
+            "kafka_bootstrap": f"127.0.0.1:{port}",
+            "kafka_epoch": state.get("kafka_epoch") or uuid.uuid4().hex,
+        }
     port = _reuse_port(port, what="Kafka broker", notes=notes if notes is not None else [])
     url = f"tcp://127.0.0.1:{port}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -304,7 +310,22 @@ def start_kafka(settings: Settings, *, notes: list[str] | None = None) -> dict[s
                 f"the tansu broker did not start; see {settings.data_dir / 'kafka.log'}"
             )
         time.sleep(0.1)
-    return {"kafka_pid": proc.pid, "kafka_port": port, "kafka_bootstrap": f"127.0.0.1:{port}"}
+    return {
+        "kafka_pid": proc.pid,
+        "kafka_port": port,
+        "kafka_bootstrap": f"127.0.0.1:{port}",
+        # the broker keeps its log in memory: each start is a new log whose offsets begin at 0
+        "kafka_epoch": uuid.uuid4().hex,
+    }
+
+
+def broker_epoch(settings: Settings) -> str:
+    """Which incarnation of the broker's log offsets belong to. A real cluster keeps its log
+    (``external``); each start of the embedded in-memory broker begins a new one, so offsets
+    remembered from before its restart must not be applied to it."""
+    if settings.kafka_bootstrap:
+        return "external"
+    return str(read_infra_state(settings).get("kafka_epoch") or "embedded")
 
 
 def stop_kafka(settings: Settings) -> bool:
@@ -345,7 +366,7 @@ def down(settings: Settings) -> dict[str, bool]:
         stopped["kafka"] = stop_kafka(settings)
     state = read_infra_state(settings)
     # The ports stay recorded: the next `up` reuses them.
-    for key in ("kafka_pid", "kafka_bootstrap", "database_url"):
+    for key in ("kafka_pid", "kafka_bootstrap", "kafka_epoch", "database_url"):
         state.pop(key, None)
     if settings.infra_file.exists():
         _write_state(settings, state)

@@ -13,7 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import (
+    ConsumerRebalanceListener,
+    KafkaAdminClient,
+    KafkaConsumer,
+    KafkaProducer,
+    TopicPartition,
+)
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -71,7 +77,12 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
 
 
 def make_consumer(
-    bootstrap: str, *, group_id: str, topics: Sequence[str], **overrides: Any
+    bootstrap: str,
+    *,
+    group_id: str,
+    topics: Sequence[str],
+    listener: ConsumerRebalanceListener | None = None,
+    **overrides: Any,
 ) -> KafkaConsumer:
     config: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
@@ -84,7 +95,10 @@ def make_consumer(
     }
     config.update(overrides)
     consumer = KafkaConsumer(**config)
-    consumer.subscribe(list(topics))
+    if listener is None:
+        consumer.subscribe(list(topics))
+    else:
+        consumer.subscribe(list(topics), listener=listener)
     return consumer
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from identity.worker import IdentityConfig, IdentityWorker
 from ingest.worker import IngestConfig, IngestWorker
+from kindred.infra import broker_epoch
 from kindred.settings import Settings
 from profiles.worker import ProfilesWorker
 
@@ -65,6 +66,7 @@ def ingest_worker(
         bootstrap=settings.resolved_kafka_bootstrap,
         stuck_after=settings.worker_stuck_after_s,
         heartbeat_every=settings.heartbeat_every_s,
+        epoch=lambda: broker_epoch(settings),
     )
 
 
