@@ -9,6 +9,7 @@ one body: ``{"code": ..., "message": ..., "error": {"code": ..., "message": ...}
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import psycopg
@@ -18,9 +19,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from connectors.base import ConnectorError
+from kindred.dberrors import classify
 from kindred.errors import (
     Conflict,
     DatabaseBusy,
@@ -150,12 +151,6 @@ WEBHOOK_RESPONSES = responses(400, 401, 403, 404, 405, 409, 413, 422, 503)
 RETRY_AFTER_DB = "2"
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
-    state = getattr(orig, "sqlstate", None)
-    return state if isinstance(state, str) else None
-
-
 def _first_line(exc: BaseException) -> str:
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
@@ -169,28 +164,14 @@ def classify_database_error(exc: Exception) -> KindredError | None:
     a value PostgreSQL refuses (SQLSTATE class 22, or 54: e.g. a key too long for an index)
     is 422 ``invalid_value``; a constraint (class 23) is 409 ``conflict``.
     """
-    state = _sqlstate(exc)
-    cls = state[:2] if state else None
-    # psycopg refuses some values itself (a NUL in a text parameter): DataError, no SQLSTATE
-    client_refused = state is None and isinstance(exc, sa_exc.DataError | psycopg.DataError)
-    if cls == "22" or cls == "54" or client_refused:
+    kind = classify(exc)
+    if kind == "invalid":
         return InvalidValue(f"a value cannot be stored: {_first_line(exc)}")
-    if cls == "23":
+    if kind == "conflict":
         return Conflict(f"conflicts with existing data: {_first_line(exc)}")
-    if cls == "40" or state in ("55P03", "57014"):
+    if kind == "busy":
         return DatabaseBusy("the database is busy; retry the request")
-    unavailable = (
-        sa_exc.DisconnectionError,
-        sa_exc.TimeoutError,
-        sa_exc.InterfaceError,
-        psycopg.InterfaceError,
-    )
-    if (
-        isinstance(exc, unavailable)
-        or cls in ("08", "53", "57")
-        or (state is None and isinstance(exc, sa_exc.OperationalError | psycopg.OperationalError))
-        or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
-    ):
+    if kind == "unavailable":
         return DatabaseUnavailable("the database is unavailable; retry later")
     return None
 
@@ -199,13 +180,23 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app answers for this request's path."""
-    allowed = []
-    for method in _METHODS:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return allowed
+    """The methods the OpenAPI documents for this request's path (what ``Allow`` must list:
+    the spec is the contract). A literal path (``/v1/profiles/config``) wins over a
+    template that would also match it (``/v1/profiles/{profile_id}``)."""
+    table: list[tuple[bool, re.Pattern[str], list[str]]] | None = getattr(
+        request.app.state, "allow_table", None
+    )
+    if table is None:
+        table = []
+        for template, ops in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+            methods = [m.upper() for m in ops if m.upper() in _METHODS]
+            table.append(("{" not in template, pattern, methods))
+        request.app.state.allow_table = table
+    path = request.url.path
+    matches = [(literal, methods) for literal, pattern, methods in table if pattern.match(path)]
+    chosen = [m for literal, m in matches if literal] or [m for _, m in matches]
+    return [m for m in _METHODS if any(m in methods for methods in chosen)]
 
 
 def install(app: FastAPI) -> None:

@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
@@ -23,6 +24,7 @@ from api.schemas import (
     TouchpointOut,
 )
 from api.validation import StorableJsonObject
+from kindred.errors import InvalidValue
 from kindred.security import Principal
 from profiles.config import load_config, save_config
 from profiles.privacy import erase_profile
@@ -142,7 +144,7 @@ def read_profile(
 
 
 @router.delete(
-    # ``:uuid``: DELETE /v1/profiles/config or /distribution is a 405, not a bad profile id
+    # ``:uuid``: other ids fall through to ``malformed_profile_id`` (a 422)
     "/{profile_id:uuid}",
     response_model=PrivacyRequestOut,
     summary="Erase the person everywhere (the whole cluster); returns the audit row",
@@ -220,3 +222,19 @@ def read_explain(
     _: Principal = Depends(require("read")),
 ) -> dict[str, Any]:
     return explain_profile(session, profile_id=profile_id)
+
+
+@router.api_route("/{profile_id}", methods=["GET", "DELETE"], include_in_schema=False)
+@router.get("/{profile_id}/{part}", include_in_schema=False)
+def malformed_profile_id(request: Request, profile_id: str) -> dict[str, Any]:
+    """Profile ids are UUIDs (the routes above match only those, so that ``/config`` and
+    ``/distribution`` keep their own methods): anything else is a 422 naming the parameter,
+    and a method the literal sibling does not have is its 405. Neither says anything about
+    the data, so neither needs a key."""
+    if profile_id in _SIBLINGS:
+        raise StarletteHTTPException(405, f"{request.method} is not allowed here")
+    raise InvalidValue(f"path.profile_id: {profile_id[:60]!r} is not a profile id (a UUID)")
+
+
+#: literal paths beside ``/{profile_id}``
+_SIBLINGS = frozenset({"config", "distribution"})

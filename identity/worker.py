@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from identity.accounts import link_profiles
 from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_dirty
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
-from kindred.db import is_retryable_conflict, unit_of_work
+from kindred.db import unit_of_work
+from kindred.dberrors import is_deadlock
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.quarantine import (
@@ -154,7 +155,7 @@ class IdentityWorker:
                 if beat is not None:
                     beat.success()
             except Exception as err:
-                deadlock = is_retryable_conflict(err)
+                deadlock = is_deadlock(err)
                 if beat is not None:
                     beat.failure(err, deadlock=deadlock)
                 if deadlock:

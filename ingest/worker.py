@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from ingest.events import Event, InvalidEvent, event_from_bytes
 from ingest.service import persist_events
-from kindred.db import is_retryable_conflict, unit_of_work
-from kindred.dberrors import describe, is_transient, storable_text
+from kindred.db import unit_of_work
+from kindred.dberrors import describe, is_deadlock, is_transient, storable_text
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import (
     BrokerUnavailable,
@@ -412,7 +412,7 @@ class IngestWorker:
         return self.stats
 
     def _failed(self, err: Exception, *, what: str) -> None:
-        deadlock = is_retryable_conflict(err)
+        deadlock = is_deadlock(err)
         if self.heartbeat is not None:
             self.heartbeat.failure(err, deadlock=deadlock)
         if deadlock:

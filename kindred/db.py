@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -108,28 +107,6 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-RETRYABLE_CONFLICTS: tuple[type[Exception], ...] = (
-    psycopg.errors.DeadlockDetected,
-    psycopg.errors.SerializationFailure,
-)
-
-
-def is_retryable_conflict(err: BaseException) -> bool:
-    """A deadlock or serialization failure, raised by psycopg directly or wrapped (once or
-    more) by SQLAlchemy: the transaction was rolled back and retrying it at once is right."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, RETRYABLE_CONFLICTS):
-            return True
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, RETRYABLE_CONFLICTS):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def execute_arrays(

@@ -1,63 +1,108 @@
-"""Telling a database outage from a bad record.
+"""Telling a database outage from a bad record: one classification for every caller.
 
 A worker that fails on a batch must know which of the two it met: an outage (the server
-restarting, a lost connection, a deadlock or serialisation failure) is retried as a whole,
-while an error caused by the data (a value PostgreSQL refuses, an index row too large, a bug
-on an odd shape) is isolated to the records that cause it. Errors are classified by SQLSTATE,
-raw psycopg errors and SQLAlchemy-wrapped ones alike.
+restarting, a lost connection) or a concurrency abort (a deadlock, a serialisation failure)
+is retried as a whole, while an error caused by the data (a value PostgreSQL refuses, an
+index row too large, a bug on an odd shape) is isolated to the records that cause it. The API
+answers the same classes with 503, 503, 422 and 409. Errors are classified by SQLSTATE, raw
+psycopg errors and SQLAlchemy-wrapped ones alike (the cause chain is followed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Literal
+
 import psycopg
 from sqlalchemy import exc as sa_exc
 
-#: SQLSTATE classes and codes that say nothing about the data: retry the whole unit of work
-TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")  # connection, rollback, resources, operator
-TRANSIENT_CODES = frozenset({"55P03"})  # lock_not_available
-DEADLOCK_CODES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+Kind = Literal["unavailable", "busy", "invalid", "conflict"]
+
+#: SQLSTATE classes of an outage: connection, insufficient resources, operator intervention,
+#: system error (57014, a statement timeout, is "busy" instead)
+UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "58"})
+#: a lock not available, a statement timeout: the data is fine, retry
+BUSY_CODES = frozenset({"55P03", "57014"})
+#: the value or the statement's data is refused: data exception, program limit exceeded
+INVALID_CLASSES = frozenset({"22", "54"})
+
+_LOST = (
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the pool is exhausted
+    sa_exc.InterfaceError,
+    psycopg.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
-def _driver_error(err: BaseException) -> BaseException:
-    return getattr(err, "orig", None) or err
+def _chain(err: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = current.orig if isinstance(current, sa_exc.DBAPIError) else None
+        current = orig or current.__cause__ or current.__context__
 
 
 def sqlstate(err: BaseException) -> str | None:
     """The SQLSTATE of a (wrapped or raw) psycopg error, if the server sent one."""
-    orig = _driver_error(err)
-    return getattr(orig, "sqlstate", None) if isinstance(orig, psycopg.Error) else None
+    for e in _chain(err):
+        code = getattr(e, "sqlstate", None)
+        if isinstance(e, psycopg.Error) and code:
+            return str(code)
+    return None
+
+
+def classify(err: BaseException) -> Kind | None:
+    """What kind of database failure ``err`` is; None when it is no database failure we
+    recognise (a bug: let it be a 500 / a record's fault)."""
+    code = sqlstate(err)
+    if code is not None:
+        cls = code[:2]
+        if cls in INVALID_CLASSES:
+            return "invalid"
+        if cls == "23":
+            return "conflict"
+        if cls == "40" or code in BUSY_CODES:
+            return "busy"
+        if cls in UNAVAILABLE_CLASSES:
+            return "unavailable"
+        return None
+    for e in _chain(err):
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return "unavailable"
+        if isinstance(e, _LOST):
+            return "unavailable"
+        if isinstance(e, sa_exc.OperationalError | psycopg.OperationalError):
+            return "unavailable"  # no SQLSTATE: the client lost the server
+        if isinstance(e, sa_exc.DataError | psycopg.DataError):
+            return "invalid"  # refused by the driver itself (a NUL in a text parameter)
+    return None
 
 
 def is_transient(err: BaseException) -> bool:
     """True for outages and concurrency aborts; False for errors the data caused."""
-    if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
-        return True
-    if isinstance(err, sa_exc.DisconnectionError | sa_exc.TimeoutError):
-        return True
-    orig = _driver_error(err)
-    if isinstance(orig, psycopg.Error):
-        code = getattr(orig, "sqlstate", None)
-        if code is None:
-            # no SQLSTATE: the client lost the server (connection refused, closed, timed out)
-            return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
-        return code[:2] in TRANSIENT_CLASSES or code in TRANSIENT_CODES
-    return (
-        isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError) and sqlstate(err) is None
-    )
+    return classify(err) in ("unavailable", "busy")
 
 
 def is_deadlock(err: BaseException) -> bool:
-    return sqlstate(err) in DEADLOCK_CODES
+    """A deadlock or serialisation failure: the transaction was rolled back and retrying it
+    at once (after a few milliseconds) is right."""
+    code = sqlstate(err)
+    return code is not None and code[:2] == "40"
 
 
 def describe(err: BaseException, *, limit: int = 300) -> str:
-    """A one-line reason for a dead letter or a quarantine entry: the database's message
-    (first line) without SQLAlchemy's statement dump, safe to store as text."""
-    orig = _driver_error(err)
-    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    """A one-line reason for a dead letter, a quarantine entry or a log: the database's
+    message (first line) without SQLAlchemy's statement dump, safe to store as text."""
+    root = err.orig if isinstance(err, sa_exc.DBAPIError) and err.orig is not None else err
+    first = (str(root).strip().splitlines() or [""])[0]
     code = sqlstate(err)
-    prefix = f"{type(orig).__name__}" + (f" [{code}]" if code else "")
-    return storable_text(f"{prefix}: {text}")[:limit]
+    name = type(root).__name__ + (f" [{code}]" if code else "")
+    text = storable_text(f"{name}: {first}" if first else name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def storable_text(value: str) -> str:

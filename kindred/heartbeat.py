@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from kindred.dberrors import describe
 from kindred.models.ops import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -221,8 +222,4 @@ def _short(conn: Connection) -> None:
 
 
 def _describe(err: BaseException | str) -> str:
-    if isinstance(err, str):
-        return err[:500]
-    orig = getattr(err, "orig", None)
-    detail = str(orig or err).strip().splitlines()
-    return f"{type(orig or err).__name__}: {detail[0] if detail else ''}"[:500]
+    return err[:500] if isinstance(err, str) else describe(err, limit=500)

@@ -33,11 +33,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-import psycopg
 from sqlalchemy import ColumnElement, String, and_, cast, exists, select, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from kindred.dberrors import describe, is_transient, storable_text
 from kindred.models.ops import Quarantine
 
 __all__ = [
@@ -88,27 +87,10 @@ _RECORD_FAILURE = text(
 )
 
 
-def _clean(value: str, limit: int) -> str:
-    """Text PostgreSQL accepts: lone surrogates backslash-escaped, NUL written as ``\\x00``,
-    at most ``limit`` characters."""
-    value = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    value = value.replace("\x00", "\\x00")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 def _check_kind(kind: str) -> str:
     if not _KIND_RE.match(kind):
         raise ValueError(f"bad quarantine kind {kind!r}")
     return kind
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message`` of the root database error when there is one (what ops read)."""
-    root: BaseException = exc
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        root = exc.orig
-    message = str(root).strip()
-    return f"{type(root).__name__}: {message}" if message else type(root).__name__
 
 
 def record_failure(
@@ -120,8 +102,8 @@ def record_failure(
         _RECORD_FAILURE,
         {
             "kind": _check_kind(kind),
-            "ref": _clean(ref, 100),
-            "reason": _clean(reason, REASON_MAX),
+            "ref": storable_text(ref)[:100],
+            "reason": storable_text(reason)[:REASON_MAX],
             "max": max(1, max_attempts),
         },
     ).scalar_one()
@@ -220,48 +202,6 @@ def not_quarantined_sql(kind: str, column: str) -> str:
 
 
 # ------------------------------------------------------------------------------- isolation
-
-_TRANSIENT_SQLSTATES = {
-    "40001",  # serialization_failure
-    "40P01",  # deadlock_detected
-    "55P03",  # lock_not_available
-    "57P01",  # admin_shutdown
-    "57P02",  # crash_shutdown
-    "57P03",  # cannot_connect_now
-    "53300",  # too_many_connections
-}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """An error that says nothing about the data: the connection, the server or a lock race.
-    The whole pass should be retried, no item blamed. Wrapped (SQLAlchemy) and raw (psycopg,
-    e.g. from ``execute_arrays``) errors alike."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(
-            current,
-            (
-                sa_exc.OperationalError,
-                sa_exc.InterfaceError,
-                sa_exc.DisconnectionError,
-                sa_exc.TimeoutError,  # pool exhausted
-                psycopg.OperationalError,
-                psycopg.InterfaceError,
-                ConnectionError,
-                TimeoutError,
-            ),
-        ):
-            return True
-        sqlstate = getattr(current, "sqlstate", None)
-        if sqlstate in _TRANSIENT_SQLSTATES or (sqlstate or "").startswith("08"):
-            return True
-        nxt = current.orig if isinstance(current, sa_exc.DBAPIError) else None
-        current = nxt or current.__cause__
-    return False
 
 
 @dataclass

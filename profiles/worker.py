@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from kindred.db import is_retryable_conflict, unit_of_work
+from kindred.db import unit_of_work
+from kindred.dberrors import is_deadlock
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.models import Profile, ProfilesCursor
@@ -383,7 +384,7 @@ class ProfilesWorker:
                     if beat is not None:
                         beat.success()
                 except Exception as err:
-                    deadlock = is_retryable_conflict(err)
+                    deadlock = is_deadlock(err)
                     if beat is not None:
                         beat.failure(err, deadlock=deadlock)
                     if deadlock:

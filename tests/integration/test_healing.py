@@ -24,7 +24,8 @@ from ingest.events import Event, parse_event
 from ingest.producer import EventPublisher
 from ingest.worker import IngestWorker
 from kindred import infra
-from kindred.db import is_retryable_conflict, make_engine
+from kindred.db import make_engine
+from kindred.dberrors import is_deadlock
 from kindred.kafka import GROUP_TIMEOUTS, BrokerUnavailable, ensure_topics, make_producer
 from kindred.models import Event as EventRow
 from kindred.models.ops import WorkerHeartbeat
@@ -174,17 +175,17 @@ class TestPublisherHeals:
 class TestDeadlocks:
     def test_deadlocks_are_recognised_wrapped_or_not(self) -> None:
         raw = psycopg.errors.DeadlockDetected("deadlock detected")
-        assert is_retryable_conflict(raw)
-        assert is_retryable_conflict(OperationalError("UPDATE ...", {}, raw))
-        assert is_retryable_conflict(psycopg.errors.SerializationFailure("could not serialize"))
+        assert is_deadlock(raw)
+        assert is_deadlock(OperationalError("UPDATE ...", {}, raw))
+        assert is_deadlock(psycopg.errors.SerializationFailure("could not serialize"))
         try:
             try:
                 raise raw
             except psycopg.Error as inner:
                 raise RuntimeError("batch failed") from inner
         except RuntimeError as outer:
-            assert is_retryable_conflict(outer)
-        assert not is_retryable_conflict(psycopg.errors.UniqueViolation("dup"))
+            assert is_deadlock(outer)
+        assert not is_deadlock(psycopg.errors.UniqueViolation("dup"))
 
 
 def _heartbeats(engine: Engine) -> list[WorkerHeartbeat]:
