@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from identity.accounts import link_profiles
 from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_dirty
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
-from kindred.dberrors import is_deadlock
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.quarantine import (
@@ -35,6 +33,7 @@ from kindred.quarantine import (
     run_isolated,
 )
 from kindred.signals import stop_on_signals
+from kindred.workloop import Retry, run_loop
 
 log = logging.getLogger(__name__)
 
@@ -144,30 +143,7 @@ class IdentityWorker:
         return out
 
     def _loop(self, step: Callable[[], bool], *, what: str, idle: float) -> None:
-        """Run ``step`` until stopped; it returns whether it found work. A deadlock is retried
-        at once; other failures back off (up to 5 s, so an outage heals soon after it ends)."""
-        failures = 0
-        beat = self.heartbeat
-        while not self._stop.is_set():
-            try:
-                busy = step()
-                failures = 0
-                if beat is not None:
-                    beat.success()
-            except Exception as err:
-                deadlock = is_deadlock(err)
-                if beat is not None:
-                    beat.failure(err, deadlock=deadlock)
-                if deadlock:
-                    log.warning("%s hit a deadlock; retrying at once", what)
-                    self._stop.wait(random.uniform(0.02, 0.2))
-                    continue
-                failures += 1
-                log.exception("%s failed (attempt %d); retrying", what, failures)
-                self._stop.wait(min(5.0, 0.25 * 2**failures))
-                continue
-            if not busy:
-                self._stop.wait(idle)
+        run_loop(step, retry=Retry(self._stop, self.heartbeat), what=what, idle=idle)
 
     def _publish(self, result: ResolveResult) -> None:
         cfg = self.config

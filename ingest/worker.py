@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from ingest.events import Event, InvalidEvent, event_from_bytes
 from ingest.service import persist_events
 from kindred.db import unit_of_work
-from kindred.dberrors import describe, is_deadlock, is_transient, storable_text
+from kindred.dberrors import describe, is_transient, storable_text
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import (
     BrokerUnavailable,
@@ -52,6 +52,7 @@ from kindred.kafka import (
 )
 from kindred.models import ConsumerOffset, DeadLetter
 from kindred.signals import stop_on_signals
+from kindred.workloop import Retry
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +309,7 @@ class IngestWorker:
         self._admin: KafkaAdminClient | None = None
         self._reset_lock: Connection | None = None  # held a while after resetting the group
         self._reset_lock_until = 0.0
-        self._failures = 0
+        self._retry = Retry(self._stop, self.heartbeat)
         now = time.monotonic()
         self._joined_at = now  # the current consumer's creation
         self._stored_at = now  # the last batch stored
@@ -388,10 +389,8 @@ class IngestWorker:
                     continue
                 try:
                     self.handle(messages)
-                    self._failures = 0
+                    self._retry.succeeded()
                     self._stored_at = time.monotonic()
-                    if self.heartbeat is not None:
-                        self.heartbeat.success()
                 except Exception as err:
                     # Nothing was committed: rewind to the batch start and try again.
                     try:
@@ -412,19 +411,12 @@ class IngestWorker:
         return self.stats
 
     def _failed(self, err: Exception, *, what: str) -> None:
-        deadlock = is_deadlock(err)
-        if self.heartbeat is not None:
-            self.heartbeat.failure(err, deadlock=deadlock)
-        if deadlock:
-            log.warning("%s hit a deadlock; retrying at once", what)
-            self._stop.wait(random.uniform(0.02, 0.2))
-            return
+        self._retry.failed(err, what=what, on_failure=self._drop_producer)
+
+    def _drop_producer(self, err: BaseException) -> None:
         if isinstance(err, KafkaError | BrokerUnavailable) and self._producer is not None:
             close_now(self._producer)  # a broker restart leaves it unusable: make a new one
             self._producer = None
-        self._failures += 1
-        log.exception("%s failed (attempt %d); will retry", what, self._failures)
-        self._stop.wait(min(5.0, 0.25 * 2**self._failures))
 
     def _release_reset_lock(self, *, force: bool = False) -> None:
         lock = self._reset_lock
@@ -482,7 +474,7 @@ class IngestWorker:
             )
         if reason is None:
             return
-        if probe.partitions and self._failures:
+        if probe.partitions and self._retry.failures:
             return  # batches fail (database down?): a new consumer would not help; retries go on
         log.warning("ingest worker stuck: %s; recovering", reason)
         self._recover(consumer, reset=not probe.partitions)

@@ -121,8 +121,10 @@ def _pid_matches(pid: int | None, needle: str) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        return proc.is_running() and needle in " ".join(proc.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            return False  # killed, not yet reaped: it serves nothing
+        return needle in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 
 
@@ -212,8 +214,13 @@ def start_postgres(settings: Settings, *, notes: list[str] | None = None) -> dic
     pgdata = (settings.data_dir / "pgdata").resolve()
     state = read_infra_state(settings)
     port = state.get("pg_port")
-    if _pg_running_pid(pgdata) and isinstance(port, int) and port_open("127.0.0.1", port):
-        return {"pg_port": port, "database_url": _pg_url(port)}
+    if _pg_running_pid(pgdata) and isinstance(port, int):
+        # a live postmaster may still be starting (crash recovery): give it time to answer
+        deadline = time.monotonic() + 30
+        while _pg_running_pid(pgdata) and time.monotonic() < deadline:
+            if _pg_answers(port):
+                return {"pg_port": port, "database_url": _pg_url(port)}
+            time.sleep(0.3)
     _pg_init(pgdata)
     _clear_stale_lock(pgdata)
     port = _reuse_port(port, what="PostgreSQL", notes=notes if notes is not None else [])
@@ -233,6 +240,20 @@ def start_postgres(settings: Settings, *, notes: list[str] | None = None) -> dic
         time.sleep(0.2)
     _ensure_database(port)
     return {"pg_port": port, "database_url": _pg_url(port)}
+
+
+def _pg_answers(port: int) -> bool:
+    """The server on ``port`` accepts a session (an open port alone can be a dying one)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=3
+        ) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
 
 
 def _pg_url(port: int) -> str:

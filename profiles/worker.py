@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -27,7 +26,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from kindred.db import unit_of_work
-from kindred.dberrors import is_deadlock
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.models import Profile, ProfilesCursor
@@ -42,6 +40,7 @@ from kindred.quarantine import (
     run_isolated,
 )
 from kindred.signals import stop_on_signals
+from kindred.workloop import Retry, run_loop
 from profiles.config import ProfilesConfig, load_config
 from profiles.materialise import (
     clear_stale,
@@ -375,30 +374,14 @@ class ProfilesWorker:
         beat = self.heartbeat
         if beat is not None:
             beat.start()
-        failures = 0
         try:
-            while not self._stop.is_set():
-                try:
-                    result = self.tick()
-                    failures = 0
-                    if beat is not None:
-                        beat.success()
-                except Exception as err:
-                    deadlock = is_deadlock(err)
-                    if beat is not None:
-                        beat.failure(err, deadlock=deadlock)
-                    if deadlock:
-                        log.warning("profiles worker tick hit a deadlock; retrying at once")
-                        self._stop.wait(random.uniform(0.02, 0.2))
-                        continue
-                    failures += 1
-                    log.exception("profiles worker tick failed (attempt %d); retrying", failures)
-                    if self._publisher is not None:
-                        self._publisher.close_now()
-                    self._stop.wait(min(5.0, 0.25 * 2**failures))
-                    continue
-                if not result.busy:
-                    self._stop.wait(self.idle_sleep)
+            run_loop(
+                lambda: self.tick().busy,
+                retry=Retry(self._stop, beat),
+                what="profiles worker tick",
+                idle=self.idle_sleep,
+                on_failure=lambda _err: self._publisher.close_now() if self._publisher else None,
+            )
         finally:
             if self._publisher is not None:
                 self._publisher.close()
