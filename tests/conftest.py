@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from kindred import infra
 from kindred.db import make_engine
@@ -110,6 +111,22 @@ def _fresh_settings_cache() -> Iterator[None]:
 
     get_settings.cache_clear()
     yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A CLI runner whose ``kindred`` commands talk to this test's database and topics."""
+    from kindred.settings import get_settings
+
+    for name, value in {
+        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
+        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+        "KINDRED_EVENTS_TOPIC": settings.events_topic,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield CliRunner()
     get_settings.cache_clear()
 
 

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,26 +20,10 @@ from typer.testing import CliRunner
 
 from connectors.mailchimp import encode_form
 from kindred.runtime import Workers
-from kindred.settings import Settings
 from tests.contract.samples import FB_LEAD
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    from kindred.settings import get_settings
-
-    for name, value in {
-        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
-        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-        "KINDRED_EVENTS_TOPIC": settings.events_topic,
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def profile_by(server: str, key: str, identifier: str, min_sources: int = 1) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,25 +18,9 @@ from kindred.cli import app as cli_app
 from kindred.db import unit_of_work
 from kindred.secrets import PREFIX, Keyring
 from kindred.security import create_api_key
-from kindred.settings import Settings
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    from kindred.settings import get_settings
-
-    for name, value in {
-        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
-        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-        "KINDRED_EVENTS_TOPIC": settings.events_topic,
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def invoke(runner: CliRunner, *args: str) -> dict[str, object] | list[dict[str, object]]:
@@ -122,7 +105,7 @@ class TestApiKeyLifecycle:
         assert read_status(server, r.json()["api_key"]).status_code == 200
 
     def test_list_shows_prefix_and_use_never_the_secret_or_its_hash(
-        self, engine: Engine, server: str, cli: CliRunner
+        self, engine: Engine, server: str, cli_env: CliRunner
     ) -> None:
         admin = make_api_key(engine, "admin")
         r = httpx.post(
@@ -156,27 +139,27 @@ class TestApiKeyLifecycle:
         assert httpx.get(f"{server}/v1/keys", headers=bearer(reader)).status_code == 403
         assert httpx.get(f"{server}/v1/keys").status_code == 401
 
-    def test_cli_revoke_and_rotate(self, engine: Engine, server: str, cli: CliRunner) -> None:
-        created = invoke(cli, "keys", "create", "--scope", "read", "--name", "cli-key")
+    def test_cli_revoke_and_rotate(self, engine: Engine, server: str, cli_env: CliRunner) -> None:
+        created = invoke(cli_env, "keys", "create", "--scope", "read", "--name", "cli-key")
         assert isinstance(created, dict)
         secret, kid = str(created["api_key"]), str(created["id"])
-        rotated = invoke(cli, "keys", "rotate", kid, "--overlap", "1h")
+        rotated = invoke(cli_env, "keys", "rotate", kid, "--overlap", "1h")
         assert isinstance(rotated, dict)
         assert read_status(server, secret).status_code == 200
         assert read_status(server, str(rotated["api_key"])).status_code == 200
-        revoked = invoke(cli, "keys", "revoke", kid)
+        revoked = invoke(cli_env, "keys", "revoke", kid)
         assert isinstance(revoked, dict) and revoked["state"] == "revoked"
         assert read_status(server, secret).status_code == 401
-        result = cli.invoke(cli_app, ["keys", "revoke", "999999"])
+        result = cli_env.invoke(cli_app, ["keys", "revoke", "999999"])
         assert result.exit_code == 1
 
 
 class TestWriteKeyRotation:
     def test_old_and_new_write_keys_overlap_then_the_old_one_stops(
-        self, engine: Engine, server: str, cli: CliRunner
+        self, engine: Engine, server: str, cli_env: CliRunner
     ) -> None:
         name, old = make_source(engine, connector="web")
-        out = invoke(cli, "sources", "rotate-key", name, "--overlap", "24h")
+        out = invoke(cli_env, "sources", "rotate-key", name, "--overlap", "24h")
         assert isinstance(out, dict)
         new = str(out["write_key"])
         assert new != old and out["previous_key_valid_until"]
@@ -200,10 +183,10 @@ class TestWriteKeyRotation:
         assert send(new) == 200
 
     def test_webhook_accepts_both_keys_during_the_overlap(
-        self, engine: Engine, server: str, cli: CliRunner
+        self, engine: Engine, server: str, cli_env: CliRunner
     ) -> None:
         name, old = make_source(engine, connector="leadform")
-        out = invoke(cli, "sources", "rotate-key", name, "--overlap", "0")
+        out = invoke(cli_env, "sources", "rotate-key", name, "--overlap", "0")
         assert isinstance(out, dict) and out["previous_key_valid_until"] is None
         url = f"{server}/v1/webhooks/leadform/{name}"
         assert httpx.post(url, params={"key": old}, json={}).status_code == 401
@@ -212,11 +195,11 @@ class TestWriteKeyRotation:
 
 class TestSecretsAtRest:
     def test_client_secret_is_ciphertext_in_the_database_and_still_verifies(
-        self, engine: Engine, server: str, cli: CliRunner
+        self, engine: Engine, server: str, cli_env: CliRunner
     ) -> None:
         admin = make_api_key(engine, "admin")
         created = invoke(
-            cli, "sources", "create", "--connector", "crm", "--name", "crm-enc",
+            cli_env, "sources", "create", "--connector", "crm", "--name", "crm-enc",
             "--config", "client_secret=hs-secret-123",
         )  # fmt: skip
         assert isinstance(created, dict)
@@ -253,11 +236,11 @@ class TestSecretsAtRest:
             r = httpx.get(f"{server}{path}", headers=bearer(admin))
             assert r.status_code == 200
             assert "hs-secret-123" not in r.text and PREFIX not in r.text
-        listed = cli.invoke(cli_app, ["sources", "list"]).stdout
+        listed = cli_env.invoke(cli_app, ["sources", "list"]).stdout
         assert "hs-secret-123" not in listed
 
     def test_legacy_plaintext_is_read_then_reencrypted(
-        self, engine: Engine, server: str, cli: CliRunner
+        self, engine: Engine, server: str, cli_env: CliRunner
     ) -> None:
         name, key = make_source(engine, connector="leadform")
         with engine.begin() as conn:  # as stored before encryption existed
@@ -270,8 +253,8 @@ class TestSecretsAtRest:
                   "hub.challenge": "42"}  # fmt: skip
         r = httpx.get(url, params=params)
         assert r.status_code == 200 and r.text == "42", r.text
-        assert invoke(cli, "secrets", "reencrypt") == {"sources_rewritten": 1}
-        assert invoke(cli, "secrets", "reencrypt") == {"sources_rewritten": 0}
+        assert invoke(cli_env, "secrets", "reencrypt") == {"sources_rewritten": 1}
+        assert invoke(cli_env, "secrets", "reencrypt") == {"sources_rewritten": 0}
         with engine.connect() as conn:
             stored = conn.execute(
                 text("SELECT config->>'verify_token' FROM sources WHERE name = :n"), {"n": name}
@@ -281,18 +264,18 @@ class TestSecretsAtRest:
         assert r.status_code == 200 and r.text == "42", r.text
 
     def test_master_key_rotation_with_the_previous_key(
-        self, engine: Engine, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+        self, engine: Engine, cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from kindred.settings import get_settings
 
         monkeypatch.setenv("KINDRED_SECRET_KEY", "old-master")
         get_settings.cache_clear()
-        invoke(cli, "sources", "create", "--connector", "leadform", "--name", "fb-rot",
+        invoke(cli_env, "sources", "create", "--connector", "leadform", "--name", "fb-rot",
                "--config", "app_secret=fb-123")  # fmt: skip
         monkeypatch.setenv("KINDRED_SECRET_KEY", "new-master")
         monkeypatch.setenv("KINDRED_SECRET_KEY_PREVIOUS", "old-master")
         get_settings.cache_clear()
-        assert invoke(cli, "secrets", "reencrypt") == {"sources_rewritten": 1}
+        assert invoke(cli_env, "secrets", "reencrypt") == {"sources_rewritten": 1}
         with engine.connect() as conn:
             stored = conn.execute(
                 text("SELECT config->>'app_secret' FROM sources WHERE name = 'fb-rot'")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,21 +261,6 @@ class TestPlainDelete:
         back = one_profile(server, admin, f"email:{EMAIL}")
         assert back["id"] not in ids.values()
         assert dropped(engine) == {}
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    from kindred.settings import get_settings
-
-    for name, value in {
-        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
-        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-        "KINDRED_EVENTS_TOPIC": settings.events_topic,
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 SUPPRESSED = "Sup.Pressed+promo@Example.com"
