@@ -155,7 +155,10 @@ def demo(
     infra.up(settings)
     settings = Settings()  # re-read: the infra state file now names the services
     upgrade(settings.resolved_database_url())
-    engine = make_engine(settings.resolved_database_url())
+    # follows the embedded server if a restart moves it (no-op with KINDRED_DATABASE_URL)
+    engine = make_engine(
+        settings.resolved_database_url(), follow=None if settings.database_url else settings
+    )
 
     keys: dict[str, str] = {}
     with unit_of_work(engine) as session:
