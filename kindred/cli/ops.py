@@ -224,6 +224,10 @@ def sources_create(
                 "source": name,
                 "connector": impl.name,
                 "write_key": key,
+                # the key in a header keeps it out of proxy logs; the query form is for vendors
+                # that allow nothing else
+                "webhook_endpoint": f"{base}/v1/webhooks/{impl.name}/{name}",
+                "webhook_headers": {"Authorization": f"Bearer {key}"},
                 "webhook_url": f"{base}/v1/webhooks/{impl.name}/{name}?key={key}",
                 "collector_url": f"{base}/v1/batch" if impl.name == "web" else None,
             }

@@ -204,6 +204,10 @@ class TestSecretsAtRest:
         )  # fmt: skip
         assert isinstance(created, dict)
         key = str(created["write_key"])
+        # the header form is printed beside the query form, which stays for vendors that
+        # allow nothing else
+        assert created["webhook_headers"] == {"Authorization": f"Bearer {key}"}
+        assert created["webhook_endpoint"] == str(created["webhook_url"]).split("?")[0]
         with engine.connect() as conn:
             raw = conn.execute(
                 text("SELECT config::text, config->>'client_secret' FROM sources WHERE name = :n"),
