@@ -24,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, get_session, state, take_token, write_key_scheme
 from api.errors import COLLECTOR_RESPONSES, collector_error
-from connectors.base import ConnectorError, get_connector
+from connectors.base import ConnectorError
+from connectors.registry import get_connector
 from connectors.web import write_key_from_body
 from ingest.collect import accept_payload
 from ingest.sources import SourceInfo, source_by_write_key

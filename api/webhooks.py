@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 from api.collector import basic_username, read_body
 from api.deps import AppState, bearer_token, get_session, state, write_key_scheme
 from api.errors import WEBHOOK_RESPONSES
-from connectors.base import Connector, ConnectorError, connects_to, get_connector
+from connectors.base import Connector, ConnectorError
+from connectors.registry import connects_to, get_connector
 from ingest.collect import accept_payload, record_payload_failure
 from ingest.sources import authenticated_source, connector_config
 from kindred.errors import NotFound

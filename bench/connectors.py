@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector, ParseResult, get_connector
+from connectors.base import Connector, ParseResult
 from connectors.mailchimp import encode_form
+from connectors.registry import get_connector
 
 SOURCE = "bench"
 

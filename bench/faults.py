@@ -255,7 +255,7 @@ class Cluster:
         attempts: list[str] = []
         for _ in range(3):
             done = subprocess.run(
-                [sys.executable, "-c", "from kindred.cli import main; main()", "infra", "up"],
+                [sys.executable, "-c", "from cli import main; main()", "infra", "up"],
                 env=self.env,
                 capture_output=True,
                 timeout=180,

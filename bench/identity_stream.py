@@ -24,10 +24,10 @@ import psycopg
 from rich.console import Console
 
 from bench.ingest import bench_environment
+from connectors.events import Event, parse_event
 from identity.batch import train
 from identity.service import resolve_dirty
 from identity.worker import IdentityConfig, IdentityWorker
-from ingest.events import Event, parse_event
 from ingest.service import persist_events
 from kindred.db import make_engine, unit_of_work
 

@@ -114,7 +114,7 @@ def _spawn(
     out = log.open("ab") if log else None
     try:
         return subprocess.Popen(
-            [sys.executable, "-c", "from kindred.cli import main; main()", *args],
+            [sys.executable, "-c", "from cli import main; main()", *args],
             env=env,
             stdout=out or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
@@ -280,7 +280,7 @@ def plain_kafka_phase(settings: Settings, payloads: list[bytes]) -> dict[str, An
 def run(
     events: int = 50_000, *, latency_seconds: float = 10.0, ingest_workers: int = 1
 ) -> dict[str, Any]:
-    from kindred.demo.world import segment_events_for_bench
+    from samples.demo.world import segment_events_for_bench
 
     batches = segment_events_for_bench(events, batch_size=100)
     total = sum(len(b["batch"]) for b in batches)

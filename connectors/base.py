@@ -1,7 +1,7 @@
 """The connector SDK: what every source connector implements, and the registry.
 
 A connector turns one vendor's native payload (an HTTP body) or export file into canonical
-:class:`ingest.events.Event` objects. It never talks to Kafka or the database; ``ingest``
+:class:`connectors.events.Event` objects. It never talks to Kafka or the database; ``ingest``
 publishes what it returns. Bad items are *rejected with a reason*, never dropped silently, and
 never take their valid siblings down with them.
 
@@ -21,12 +21,10 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ingest.events import Event, InvalidEvent, parse_event
+from connectors.events import Event, InvalidEvent, parse_event
 
 ENTRY_POINT_GROUP = "kindred.connectors"
 log = logging.getLogger(__name__)
@@ -190,84 +188,3 @@ def load_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ConnectorError(f"body is not valid JSON: {err}", code="invalid_json") from err
-
-
-# --------------------------------------------------------------------------- registry
-
-
-def _builtin() -> dict[str, type[Connector]]:
-    from connectors.ads import LeadFormConnector
-    from connectors.crm import CrmCsvConnector
-    from connectors.email import SendGridConnector
-    from connectors.esp import EspCsvConnector
-    from connectors.gads import GoogleAdsConversionsConnector
-    from connectors.hubspot import HubSpotWebhookConnector
-    from connectors.mailchimp import MailchimpConnector
-    from connectors.web import WebConnector
-
-    return {
-        c.name: c
-        for c in (
-            WebConnector,
-            SendGridConnector,
-            MailchimpConnector,
-            EspCsvConnector,
-            CrmCsvConnector,
-            HubSpotWebhookConnector,
-            LeadFormConnector,
-            GoogleAdsConversionsConnector,
-        )
-    }
-
-
-#: family names accepted as aliases of the connectors
-ALIASES = {
-    "segment": "web",
-    "rudderstack": "web",
-    "email": "sendgrid",
-    "ads": "leadform",
-    "facebook": "leadform",
-    "google_ads": "gads",
-    "sendsay": "esp",
-    "unisender": "esp",
-}
-
-
-@lru_cache(maxsize=1)
-def available() -> dict[str, type[Connector]]:
-    """Every connector: built-ins first, then entry points (which may not shadow built-ins).
-    Read once per process; call ``available.cache_clear()`` after installing a connector."""
-    found = _builtin()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in found:
-            continue
-        try:
-            cls = ep.load()
-        except Exception:  # a broken plug-in must not take the built-ins down with it
-            log.exception("cannot load connector entry point %r (%s)", ep.name, ep.value)
-            continue
-        if isinstance(cls, type) and issubclass(cls, Connector):
-            found[ep.name] = cls
-        else:
-            log.warning("entry point %r is not a Connector subclass; ignored", ep.name)
-    return found
-
-
-def connects_to(connector: Connector, source_connector: str) -> bool:
-    """Whether ``connector`` may feed a source created for ``source_connector``."""
-    try:
-        own = get_connector(source_connector).name
-    except ConnectorError:
-        own = source_connector
-    return own == connector.name or own in connector.shares_sources_with
-
-
-def get_connector(name: str) -> Connector:
-    registry = available()
-    key = ALIASES.get(name, name)
-    if key not in registry:
-        known = ", ".join(sorted(registry))
-        raise ConnectorError(
-            f"unknown connector {name!r}; known: {known}", status_code=404, code="unknown_connector"
-        )
-    return registry[key]()

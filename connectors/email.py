@@ -32,8 +32,8 @@ from connectors.base import (
 )
 from connectors.campaign import attribution_from_url
 from connectors.consent import with_consent
+from connectors.events import Event, InvalidEvent, parse_event
 from connectors.signatures import SENDGRID_MAX_AGE_S, verify_sendgrid
-from ingest.events import Event, InvalidEvent, parse_event
 
 #: SendGrid ``event`` -> Segment email-spec event name
 EVENT_NAMES: dict[str, str] = {

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector, ConnectorError, Rejection
-from ingest.events import Event
+from connectors.events import Event
 from ingest.producer import EventPublisher
 from kindred.dberrors import storable_text
 from kindred.models import ConnectorDeadLetter, DeadLetter, Source

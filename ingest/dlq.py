@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectors.base import ConnectorError, ParseResult, get_connector
-from ingest.events import Event, InvalidEvent, event_from_bytes
+from connectors.base import ConnectorError, ParseResult
+from connectors.events import Event, InvalidEvent, event_from_bytes
+from connectors.registry import get_connector
 from ingest.producer import EventPublisher
 from kindred.errors import NotFound
 from kindred.models import ConnectorDeadLetter, DeadLetter, Source

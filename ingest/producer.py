@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from kafka import KafkaProducer
 
-from ingest.events import Event
+from connectors.events import Event
 from kindred.kafka import BrokerUnavailable, close_now, ensure_topics, make_producer, send_all
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ingest.events import Event
+from connectors.events import Event
 from ingest.suppression import default_suppression_keys, drop_suppressed
 from kindred.db import execute_arrays
 from kindred.models import Source as SourceRow

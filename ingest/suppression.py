@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from ingest.events import Event
+from connectors.events import Event
 from kindred.db import execute_arrays
 from kindred.identifiers import normalise_email, normalise_id, normalise_phone
 from kindred.models import Source, Suppression, SuppressionCount

@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from ingest.events import Event, InvalidEvent, event_from_bytes
+from connectors.events import Event, InvalidEvent, event_from_bytes
 from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.dberrors import describe, is_transient, storable_text

@@ -20,6 +20,22 @@ from kindred.models import ProfilesSetting
 
 STAGES = ("awareness", "consideration", "conversion", "service", "advocacy")
 CHANNELS = ("email", "sms", "ads")
+# Job-title words that mark a decision maker: the lead score's fit rule and the demo's
+# "decision makers" segment both use this one list.
+DECISION_MAKER_TITLES = (
+    "chief",
+    "ceo",
+    "cto",
+    "cmo",
+    "cfo",
+    "vp",
+    "vice president",
+    "head",
+    "director",
+    "founder",
+    "owner",
+    "managing",
+)
 
 
 class _Frozen(BaseModel):
@@ -200,20 +216,7 @@ DEFAULT_LEAD_SCORE = LeadScoreConfig(
             name="decision maker title",
             field="trait:job_title",
             op="contains_any",
-            value=[
-                "chief",
-                "ceo",
-                "cto",
-                "cmo",
-                "cfo",
-                "vp",
-                "vice president",
-                "head",
-                "director",
-                "founder",
-                "owner",
-                "managing",
-            ],
+            value=list(DECISION_MAKER_TITLES),
             points=15,
         ),
         FitRule(

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from cli.runtime import Workers
 from kindred import infra
 from kindred.db import make_engine
 from kindred.migrate import upgrade
-from kindred.runtime import Workers
 from kindred.settings import Settings
 
 TEMPLATE = "kindred_template"
@@ -133,7 +133,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
 @pytest.fixture
 def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
     """The ingest, identity and profiles workers in threads, on this test's topics."""
-    from kindred.runtime import build_workers
+    from cli.runtime import build_workers
 
     w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
     yield w

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.base import Connector, ConnectorError, ParseResult, get_connector
-from ingest.events import CHANNELS, event_from_bytes
+from connectors.base import Connector, ConnectorError, ParseResult
+from connectors.events import CHANNELS, event_from_bytes
+from connectors.registry import get_connector
 
 SOURCE = "contract-src"
 

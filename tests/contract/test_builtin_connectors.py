@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import _builtin
+from connectors.registry import builtin
 from tests.contract.kit import check_connector
 from tests.contract.samples import SAMPLES
 
 
 def test_every_builtin_connector_has_a_contract_sample() -> None:
-    assert set(_builtin()) == set(SAMPLES)
+    assert set(builtin()) == set(SAMPLES)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from kindred.runtime import Workers
+from cli.runtime import Workers
 from tests.helpers import bearer, make_api_key, make_source, wait_for
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from kindred.runtime import Workers
+from cli.runtime import Workers
 from kindred.settings import Settings
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
@@ -117,7 +117,7 @@ class TestAllChannelsUnify:
             "KINDRED_EVENTS_TOPIC": settings.events_topic,
         }.items():
             monkeypatch.setenv(name, value)
-        from kindred.cli import app
+        from cli import app
         from kindred.settings import get_settings
 
         get_settings.cache_clear()

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from cli.runtime import Workers
 from connectors.mailchimp import encode_form
-from kindred.runtime import Workers
 from tests.contract.samples import FB_LEAD
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
@@ -222,7 +222,7 @@ class TestVendorWebhooksReachOneProfile:
         # counters and the DLQ: the refused delivery is listed, then replayed
         src = httpx.get(f"{server}/v1/sources/sg", headers=bearer(api_key)).json()
         assert src["rejected"] == 1
-        from kindred.cli import app
+        from cli import app
 
         listed = cli_env.invoke(app, ["dlq", "list", "--source", "sg"])
         assert listed.exit_code == 0, listed.output

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from connectors.base import available
-from kindred.runtime import Workers, build_workers
+from cli.runtime import Workers, build_workers
+from connectors.registry import available
 from kindred.settings import Settings
 from tests.contract.kit import Sample, check_connector
 from tests.helpers import bearer, live_server, make_api_key, make_source, wait_for
@@ -75,7 +75,7 @@ def helpdesk_installed() -> Iterator[None]:
 
 
 def test_listed_and_passes_the_contract_kit(helpdesk_installed: None, tmp_path: Path) -> None:
-    from kindred.cli import app
+    from cli import app
 
     result = CliRunner().invoke(app, ["connectors", "list"])
     assert result.exit_code == 0, result.output

@@ -37,7 +37,7 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "KINDRED_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-c", "from kindred.cli import main; main()", "worker", "ingest"],
+        [sys.executable, "-c", "from cli import main; main()", "worker", "ingest"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

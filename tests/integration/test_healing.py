@@ -20,7 +20,8 @@ from kafka import KafkaConsumer
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
-from ingest.events import Event, parse_event
+from cli.runtime import Workers, ingest_config
+from connectors.events import Event, parse_event
 from ingest.producer import EventPublisher
 from ingest.worker import IngestWorker
 from kindred import infra
@@ -29,7 +30,6 @@ from kindred.dberrors import is_deadlock
 from kindred.kafka import GROUP_TIMEOUTS, BrokerUnavailable, ensure_topics, make_producer
 from kindred.models import Event as EventRow
 from kindred.models.ops import WorkerHeartbeat
-from kindred.runtime import Workers, ingest_config
 from kindred.settings import Settings, read_infra_state
 from tests.helpers import wait_for
 

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.app import create_app
-from kindred.cli import app as cli
+from cli import app as cli
+from cli.runtime import Workers
 from kindred.db import make_engine, unit_of_work
-from kindred.runtime import Workers
 from kindred.settings import Settings
 from tests.helpers import bearer, free_port, make_api_key, wait_for
 

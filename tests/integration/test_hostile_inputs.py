@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select, text
 
+from cli.runtime import Workers
 from kindred.kafka import ensure_topics, make_producer, send_all
 from kindred.models import DeadLetter, Event
-from kindred.runtime import Workers
 from kindred.settings import Settings
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from connectors.events import parse_event
 from identity.accounts import get_account
 from identity.batch import resolve_full
 from identity.overrides import RecordRef, split_profile
 from identity.service import resolve_dirty
-from ingest.events import parse_event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.models import Profile, RecordLink, SourceRecord, SplinkModel

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from connectors.events import parse_event
 from identity.service import resolve_dirty
-from ingest.events import parse_event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.models import GenericIdentifier, IdentityChange, Profile, RecordLink, SourceRecord

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from api.app import create_app
+from connectors.events import parse_event
 from identity.service import resolve_dirty
-from ingest.events import parse_event
 from ingest.producer import EventPublisher
 from ingest.service import persist_events
 from kindred.db import unit_of_work

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
+from cli import app as cli_app
 from connectors.signatures import hmac_sha256, hubspot_uri
-from kindred.cli import app as cli_app
 from kindred.db import unit_of_work
 from kindred.secrets import PREFIX, Keyring
 from kindred.security import create_api_key

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from cli.runtime import Workers
 from kindred.models import DeadLetter, Event, Touchpoint
-from kindred.runtime import Workers
 from kindred.settings import Settings
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 

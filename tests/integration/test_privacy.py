@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from kindred.runtime import Workers
+from cli.runtime import Workers
 from kindred.settings import Settings
 from tests.helpers import basic, bearer, make_api_key, make_source, message, wait_for
 
@@ -296,7 +296,7 @@ def send_everywhere(
         f"Record ID,First Name,Last Name,Email\n{700 + n},Sue,Pressed, {SUPPRESSED} \n",
         encoding="utf-8",
     )
-    from kindred.cli import app
+    from cli import app
 
     res = runner.invoke(app, ["import", "crm", str(csv), "--source", "crm"])
     assert res.exit_code == 0 and '"accepted": 1' in res.stdout, res.output
@@ -318,7 +318,7 @@ class TestSuppressionAtIngest:
             "fb": make_source(engine, connector="leadform", name="fb")[1],
         }
         make_source(engine, connector="crm", name="crm")
-        from kindred.cli import app
+        from cli import app
 
         res = cli_env.invoke(app, ["privacy", "suppress", "--identifier", "email:Sup.Pressed@x"])
         assert res.exit_code == 1 and "nothing to suppress" in res.output  # not an address

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 
+from connectors.events import Event
 from identity.service import resolve_dirty
-from ingest.events import Event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.models import Profile, SegmentChange, SegmentMembership

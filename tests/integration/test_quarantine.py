@@ -12,8 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
+from cli.runtime import Workers
+from connectors.events import parse_event
 from identity.worker import IdentityConfig, IdentityWorker
-from ingest.events import parse_event
 from ingest.service import persist_events
 from kindred.db import unit_of_work
 from kindred.models import Identifier, Profile, RecordLink, SourceRecord
@@ -24,7 +25,6 @@ from kindred.quarantine import (
     record_failure,
     release_quarantine,
 )
-from kindred.runtime import Workers
 from profiles.config import load_config
 from profiles.materialise import due_batch, stale_batch
 from profiles.worker import process_stale, refresh_due_profiles

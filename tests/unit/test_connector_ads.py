@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from connectors.ads import LeadFormConnector, lead_traits
-from connectors.base import ConnectorError, ParseResult, get_connector
+from connectors.base import ConnectorError, ParseResult
+from connectors.registry import get_connector
 
 
 def facebook_lead(**extra: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, ParseResult, get_connector
+from connectors.base import ConnectorError, ParseResult
 from connectors.crm import CrmCsvConnector, bare_domain, snake
+from connectors.registry import get_connector
 
 CONTACTS_HEADER = (
     "Record ID;First Name;Last Name;Email;Phone Number;Job Title;Company Name;"

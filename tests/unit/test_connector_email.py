@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, ParseResult, get_connector
+from connectors.base import ConnectorError, ParseResult
 from connectors.email import CONSENT, EVENT_NAMES, SendGridConnector
+from connectors.registry import get_connector
 
 TS = 1_795_000_000  # 2026-11-18T...
 MSG = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"

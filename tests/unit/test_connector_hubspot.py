@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import ParseResult, connects_to, get_connector
+from connectors.base import ParseResult
 from connectors.hubspot import HubSpotWebhookConnector
+from connectors.registry import connects_to, get_connector
 
 
 def hs(kind: str, **extra: Any) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, ParseResult, get_connector
+from connectors.base import ConnectorError, ParseResult
 from connectors.mailchimp import MailchimpConnector, encode_form, parse_form
+from connectors.registry import get_connector
 
 FIRED = "2026-03-26 21:35:57"
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from api.errors import collector_error, is_collector_path
-from connectors.base import ConnectorError, ParseResult, available, get_connector
+from connectors.base import ConnectorError, ParseResult
 from connectors.email import pixel_open_event
+from connectors.registry import available, get_connector
 from kindred.ratelimit import RateLimit, retry_after
 from tests.contract.samples import FB_NOTIFICATION
 

@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from connectors.base import ConnectorError, get_connector
+from connectors.base import ConnectorError
+from connectors.registry import get_connector
 from connectors.signatures import hubspot_uri
 
 BODY = json.dumps([{"email": "ann@example.com", "event": "open", "timestamp": 1795000000}]).encode()

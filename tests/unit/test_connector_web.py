@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, ParseResult, get_connector
+from connectors.base import ConnectorError, ParseResult
 from connectors.campaign import attribution_from_url, merge_campaign
+from connectors.registry import get_connector
 from connectors.web import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,

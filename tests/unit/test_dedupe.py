@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
 from identity.dedupe import (
     DedupeInputError,
     ResolverConfig,
@@ -18,7 +19,6 @@ from identity.dedupe import (
 )
 from identity.records import canonical_person_frame
 from identity.splink_model import fixed_parameter_model
-from kindred.cli import app
 
 TINY = """id,First Name,Last Name,E-mail,Phone,Company
 1,Bob,Smith,bob.smith@acme.com,(415) 555-0101,"Acme, Inc."

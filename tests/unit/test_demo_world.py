@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ingest.events import parse_event
-from kindred.demo import DemoWorld, generate_world, segment_events_for_bench
-from kindred.demo.crm import COMPANY_HEADER, CONTACT_HEADER
+from connectors.events import parse_event
+from samples.demo import DemoWorld, generate_world, segment_events_for_bench
+from samples.demo.crm import COMPANY_HEADER, CONTACT_HEADER
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

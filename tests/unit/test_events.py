@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.events import InvalidEvent, event_from_bytes, parse_event
+from connectors.events import InvalidEvent, event_from_bytes, parse_event
 from ingest.service import campaign_of, identifiers_of
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.synthetic import STRONG_ID_COLUMNS, generate_people, to_canonical
+from samples.synthetic import STRONG_ID_COLUMNS, generate_people, to_canonical
 
 
 @pytest.fixture(scope="module")

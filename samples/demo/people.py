@@ -10,9 +10,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from kindred.demo import pools
-from kindred.demo.model import Company, Person
-from kindred.demo.variants import (
+from samples.demo import pools
+from samples.demo.model import Company, Person
+from samples.demo.variants import (
     Phone,
     between,
     chance,

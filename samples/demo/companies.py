@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from kindred.demo import pools
-from kindred.demo.model import Company
-from kindred.demo.variants import chance, choose, pick, slugify
+from samples.demo import pools
+from samples.demo.model import Company
+from samples.demo.variants import chance, choose, pick, slugify
 
 #: company size is power-law (Lomax): median ~45 employees, 1 in 10 over ~350, a few thousands
 _SIZE_ALPHA, _SIZE_SCALE = 1.0, 40.0

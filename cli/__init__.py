@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kindred.cli import bench, core, demo, dlq, identity, ops, privacy, segments
+from cli import bench, core, demo, dlq, identity, ops, privacy, segments
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Kindred customer data platform")
 core.register(app)

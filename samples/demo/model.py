@@ -1,4 +1,4 @@
-"""The demo world's public records (re-exported by :mod:`kindred.demo.world`)."""
+"""The demo world's public records (re-exported by :mod:`samples.demo.world`)."""
 
 from __future__ import annotations
 

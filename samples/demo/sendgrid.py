@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindred.demo import webpages as site
-from kindred.demo.people import Profile
-from kindred.demo.variants import between, chance, choose, digits, messy_email, token
+from samples.demo import webpages as site
+from samples.demo.people import Profile
+from samples.demo.variants import between, chance, choose, digits, messy_email, token
 
 MAX_EVENTS_PER_POST = 500
 Timed = tuple[int, dict[str, Any]]

@@ -59,7 +59,7 @@ def serve(
 def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles")) -> None:
     """Run one worker until SIGTERM/Ctrl-C (finishes the current batch first)."""
     _logging()
-    from kindred.runtime import identity_worker, ingest_worker, profiles_worker
+    from cli.runtime import identity_worker, ingest_worker, profiles_worker
 
     settings = get_settings()
     engine = get_engine()  # follows the embedded server if `infra up` moves it
@@ -201,7 +201,8 @@ def sources_create(
     ),
 ) -> None:
     """Create a source; prints its write key and webhook URL."""
-    from connectors.base import ConnectorError, get_connector
+    from connectors.base import ConnectorError
+    from connectors.registry import get_connector
     from ingest.sources import create_source
 
     try:
@@ -308,7 +309,8 @@ def import_file(
     ),
 ) -> None:
     """Import a file through a connector into Kafka; rejected rows are listed by line."""
-    from connectors.base import ConnectorError, get_connector
+    from connectors.base import ConnectorError
+    from connectors.registry import get_connector
     from ingest.collect import record_rejections
     from ingest.producer import EventPublisher
     from ingest.sources import connector_config, source_by_name
@@ -400,7 +402,7 @@ connectors_app = typer.Typer(no_args_is_help=True, help="Source connectors")
 @connectors_app.command("list")
 def connectors_list() -> None:
     """List every connector: built-ins and those installed through the entry point."""
-    from connectors.base import available
+    from connectors.registry import available
 
     rows = [
         {

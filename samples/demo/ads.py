@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindred.demo.people import Profile
-from kindred.demo.variants import between, chance, choose, digits, messy_email, token
+from samples.demo.people import Profile
+from samples.demo.variants import between, chance, choose, digits, messy_email, token
 
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _GOOGLE_COLUMNS = (

@@ -57,7 +57,7 @@ def create_cmd(
 def demo_cmd() -> None:
     """Create the ready-made playbook segments (hot leads, webinar without demo, ...)."""
     from kindred.db import unit_of_work
-    from profiles.segments import create_demo_segments
+    from samples.segments import create_demo_segments
 
     with unit_of_work() as session:
         _print(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from kindred.demo import webpages as site
-from kindred.demo.companies import short_name
-from kindred.demo.people import Profile
-from kindred.demo.variants import between, chance, choose, iso_z, messy_email, new_uuid, pick
-from kindred.demo.variants import token as _token
+from samples.demo import webpages as site
+from samples.demo.companies import short_name
+from samples.demo.people import Profile
+from samples.demo.variants import between, chance, choose, iso_z, messy_email, new_uuid, pick
+from samples.demo.variants import token as _token
 
 Timed = tuple[datetime, dict[str, Any]]
 

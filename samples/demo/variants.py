@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
-from kindred.demo.pools import CYRILLIC_TO_LATIN
+from samples.demo.pools import CYRILLIC_TO_LATIN
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ web, email, CRM and ads sources send about them); :func:`segment_events_for_benc
 fast stream of Segment batches for throughput tests.
 """
 
-from kindred.demo.world import (
+from samples.demo.world import (
     Company,
     DemoWorld,
     Person,

@@ -7,10 +7,10 @@ import io
 import random
 from datetime import datetime, timedelta
 
-from kindred.demo.companies import short_name
-from kindred.demo.model import Company
-from kindred.demo.people import Profile
-from kindred.demo.variants import between, chance, choose, digits, messy_email, pick
+from samples.demo.companies import short_name
+from samples.demo.model import Company
+from samples.demo.people import Profile
+from samples.demo.variants import between, chance, choose, digits, messy_email, pick
 
 CONTACT_HEADER = (
     "Record ID", "First Name", "Last Name", "Email", "Phone Number", "Job Title", "Company Name",

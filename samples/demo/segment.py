@@ -7,8 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kindred.demo import webpages as site
-from kindred.demo.variants import DEFAULT_NOW, iso_z, new_uuid, paused_gc
+from samples.demo import webpages as site
+from samples.demo.variants import DEFAULT_NOW, iso_z, new_uuid, paused_gc
 
 Timed = tuple[datetime, dict[str, Any]]
 MAX_BATCH_BYTES = 390_000  # Segment allows 500 KB per batch; keep well under 400 KB

@@ -11,15 +11,15 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from kindred.demo.ads import lead_payloads
-from kindred.demo.companies import make_companies
-from kindred.demo.crm import crm_exports
-from kindred.demo.model import Company, DemoWorld, Person
-from kindred.demo.people import make_profiles
-from kindred.demo.segment import MAX_BATCH_BYTES, segment_events_for_bench, to_batches
-from kindred.demo.sendgrid import sendgrid_payloads
-from kindred.demo.variants import DEFAULT_NOW, paused_gc
-from kindred.demo.web import web_messages
+from samples.demo.ads import lead_payloads
+from samples.demo.companies import make_companies
+from samples.demo.crm import crm_exports
+from samples.demo.model import Company, DemoWorld, Person
+from samples.demo.people import make_profiles
+from samples.demo.segment import MAX_BATCH_BYTES, segment_events_for_bench, to_batches
+from samples.demo.sendgrid import sendgrid_payloads
+from samples.demo.variants import DEFAULT_NOW, paused_gc
+from samples.demo.web import web_messages
 
 __all__ = [
     "DEFAULT_NOW",

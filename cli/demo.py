@@ -77,9 +77,9 @@ def _wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 3
 
 def _feed(base: str, keys: dict[str, str], settings: Settings) -> int:
     """Send the sample world through the collector, the webhooks and the CRM importer."""
-    from connectors.base import get_connector
+    from connectors.registry import get_connector
     from ingest.producer import EventPublisher
-    from kindred.demo.world import generate_world
+    from samples.demo.world import generate_world
 
     world = generate_world()
     sent = 0
@@ -144,8 +144,8 @@ def demo(
 ) -> None:
     """Run the whole product locally with sample data from web, email, CRM and ads."""
     from api.app import create_app
+    from cli.runtime import build_workers
     from kindred.migrate import upgrade
-    from kindred.runtime import build_workers
     from kindred.security import create_api_key
 
     settings = get_settings()
@@ -201,7 +201,7 @@ def demo(
     try:
         sent = _feed(base, keys, settings)
         _wait_until_settled(engine, expected_events=sent)
-        from profiles.segments import create_demo_segments
+        from samples.segments import create_demo_segments
 
         with unit_of_work(engine) as session:
             segments = create_demo_segments(session)

@@ -1,0 +1,1 @@
+"""Sample data: the demo world, the synthetic generators and the demo segments."""
