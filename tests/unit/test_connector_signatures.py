@@ -45,9 +45,12 @@ class TestSendGrid:
     def test_valid_signature_passes(self) -> None:
         private, public = _sendgrid_keys()
         headers = _sendgrid_headers(private, BODY, _now())
-        get_connector("sendgrid").verify(
-            headers=headers, body=BODY, config={"verification_key": public}
-        )
+        config = {"verification_key": public}
+        assert get_connector("sendgrid").verify(headers=headers, body=BODY, config=config) is None
+        # it passed because the signature matched: the same headers over another body do not
+        with pytest.raises(ConnectorError) as err:
+            get_connector("sendgrid").verify(headers=headers, body=BODY + b" ", config=config)
+        assert err.value.status_code == 401
 
     def test_pem_key_and_lower_case_headers(self) -> None:
         private, _ = _sendgrid_keys()
@@ -55,9 +58,12 @@ class TestSendGrid:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         headers = {k.lower(): v for k, v in _sendgrid_headers(private, BODY, _now()).items()}
-        get_connector("sendgrid").verify(
-            headers=headers, body=BODY, config={"verification_key": pem.decode()}
-        )
+        config = {"verification_key": pem.decode()}
+        assert get_connector("sendgrid").verify(headers=headers, body=BODY, config=config) is None
+        # the lower-case headers were read and checked, not skipped
+        with pytest.raises(ConnectorError) as err:
+            get_connector("sendgrid").verify(headers=headers, body=BODY + b" ", config=config)
+        assert err.value.status_code == 401
 
     @pytest.mark.parametrize("tamper", ["body", "timestamp", "key", "missing", "garbage"])
     def test_invalid_signatures_are_401(self, tamper: str) -> None:
@@ -108,12 +114,22 @@ class TestSendGrid:
     def test_a_wider_window_can_be_configured(self) -> None:
         private, public = _sendgrid_keys()
         headers = _sendgrid_headers(private, BODY, str(int(time.time()) - 3600))
-        get_connector("sendgrid").verify(
-            headers=headers, body=BODY, config={"verification_key": public, "max_age_seconds": 7200}
-        )
+        wide = {"verification_key": public, "max_age_seconds": 7200}
+        assert get_connector("sendgrid").verify(headers=headers, body=BODY, config=wide) is None
+        # an hour old is outside the default window: only the configured one lets it through
+        with pytest.raises(ConnectorError, match="window"):
+            get_connector("sendgrid").verify(
+                headers=headers, body=BODY, config={"verification_key": public}
+            )
 
     def test_unsigned_source_accepts(self) -> None:
-        get_connector("sendgrid").verify(headers={}, body=BODY, config={})
+        assert get_connector("sendgrid").verify(headers={}, body=BODY, config={}) is None
+        # it accepts because the source has no key, not because verify checks nothing
+        with pytest.raises(ConnectorError) as err:
+            get_connector("sendgrid").verify(
+                headers={}, body=BODY, config={"verification_key": _sendgrid_keys()[1]}
+            )
+        assert err.value.status_code == 401
 
 
 SECRET = "hubspot-client-secret"
@@ -131,7 +147,7 @@ class TestHubSpot:
     def verify(
         self, headers: dict[str, str], body: bytes = BODY, url: str = URL, **config: str
     ) -> None:
-        get_connector("hubspot").verify_request(
+        return get_connector("hubspot").verify_request(
             method="POST",
             url=url,
             headers=headers,
@@ -140,15 +156,25 @@ class TestHubSpot:
         )
 
     def test_v3_valid(self) -> None:
-        self.verify(_hubspot_headers(BODY))
+        headers = _hubspot_headers(BODY)
+        assert self.verify(headers) is None
+        with pytest.raises(ConnectorError) as err:  # the same signature, another body
+            self.verify(headers, body=BODY + b" ")
+        assert err.value.status_code == 401
 
     def test_v3_public_url_behind_a_proxy(self) -> None:
         headers = _hubspot_headers(BODY)
-        self.verify(
-            headers,
-            url="http://10.0.0.5:8000/v1/webhooks/hubspot/hs?key=wk_abc",
-            public_url="https://cdp.example.com/v1/webhooks/hubspot/hs",
+        internal = "http://10.0.0.5:8000/v1/webhooks/hubspot/hs?key=wk_abc"
+        assert (
+            self.verify(
+                headers, url=internal, public_url="https://cdp.example.com/v1/webhooks/hubspot/hs"
+            )
+            is None
         )
+        # without public_url the internal URL is what gets checked, and it was not signed
+        with pytest.raises(ConnectorError) as err:
+            self.verify(headers, url=internal)
+        assert err.value.status_code == 401
 
     def test_v3_uri_escapes_are_decoded_before_signing(self) -> None:
         assert hubspot_uri("https://x.io/a%3Ab?c=%40d%2Ce") == "https://x.io/a:b?c=@d,e"
@@ -199,9 +225,14 @@ class TestHubSpot:
             self.verify({**_hubspot_headers(BODY, ts=0), "X-HubSpot-Signature": v1})
 
     def test_unsigned_source_accepts(self) -> None:
-        get_connector("hubspot").verify_request(
-            method="POST", url=URL, headers={}, body=BODY, config={}
+        hubspot = get_connector("hubspot")
+        assert (
+            hubspot.verify_request(method="POST", url=URL, headers={}, body=BODY, config={}) is None
         )
+        # it accepts because the source has no client secret, not because nothing is checked
+        with pytest.raises(ConnectorError) as err:
+            self.verify({})
+        assert err.value.status_code == 401
 
 
 class TestFacebook:
@@ -210,9 +241,12 @@ class TestFacebook:
         return {"X-Hub-Signature-256": f"sha256={digest}"}
 
     def test_valid(self) -> None:
-        get_connector("leadform").verify(
-            headers=self.sign(BODY), body=BODY, config={"app_secret": "app-secret"}
-        )
+        config = {"app_secret": "app-secret"}
+        leadform = get_connector("leadform")
+        assert leadform.verify(headers=self.sign(BODY), body=BODY, config=config) is None
+        with pytest.raises(ConnectorError) as err:  # the same signature, another body
+            leadform.verify(headers=self.sign(BODY), body=BODY + b" ", config=config)
+        assert err.value.status_code == 401
 
     @pytest.mark.parametrize(
         "headers",
