@@ -6,7 +6,6 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -14,10 +13,8 @@ from rich.progress import Progress
 
 from kindred.db import get_engine, unit_of_work
 from kindred.errors import KindredError
+from kindred.security import KeyOut
 from kindred.settings import get_settings
-
-if TYPE_CHECKING:
-    from kindred.models import ApiKey
 
 err = Console(stderr=True)
 secrets_app = typer.Typer(no_args_is_help=True, help="Secrets encrypted at rest")
@@ -97,20 +94,8 @@ def _duration(text: str, *, option: str) -> timedelta:
     return timedelta(seconds=value * _UNITS[unit])
 
 
-def _key_row(key: ApiKey) -> dict[str, object]:
-    from kindred.security import key_state
-
-    return {
-        "id": key.id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "scopes": list(key.scopes),
-        "state": key_state(key),
-        "created_at": key.created_at.isoformat() if key.created_at else None,
-        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
-        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }
+def _key_row(key: KeyOut) -> dict[str, object]:
+    return key.model_dump(mode="json", exclude={"api_key"})
 
 
 def _fail(error: KindredError) -> typer.Exit:
@@ -179,10 +164,8 @@ def keys_rotate(
     expires_at = datetime.now(UTC) + _duration(expires, option="--expires") if expires else None
     try:
         with unit_of_work() as session:
-            key, secret = rotate_api_key(
-                session, key_id=key_id, overlap=window, expires_at=expires_at
-            )
-            row = {**_key_row(key), "api_key": secret, "replaces": key_id}
+            key = rotate_api_key(session, key_id=key_id, overlap=window, expires_at=expires_at)
+            row = {**_key_row(key), "api_key": key.api_key, "replaces": key_id}
     except KindredError as e:
         raise _fail(e) from e
     typer.echo(json.dumps(row))

@@ -15,7 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -42,6 +44,46 @@ class Principal:
     def require(self, scope: str) -> None:
         if scope not in self.scopes and "admin" not in self.scopes:
             raise Forbidden(f"this API key lacks the {scope!r} scope")
+
+
+KeyState = Literal["active", "revoked", "expired"]
+
+
+class KeyOut(BaseModel):
+    """A key as listed: its prefix identifies it; the secret and its hash are never shown."""
+
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    state: KeyState
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    api_key: str = Field(description="the secret, shown only in this response")
+
+
+def key_view(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scopes=list(key.scopes),
+        state=key_state(key),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _issued(session: Session, key: ApiKey, secret: str) -> KeyCreated:
+    session.refresh(key)  # created_at from the server
+    return KeyCreated(**key_view(key).model_dump(), api_key=secret)
 
 
 #: ``last_used_at`` is refreshed at most this often per key
@@ -87,11 +129,22 @@ def create_api_key(
     return key, secret
 
 
-def list_api_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKey]:
+def issue_api_key(
+    session: Session, *, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> KeyCreated:
+    """Create a key and show it once: its listing plus the secret."""
+    try:
+        key, secret = create_api_key(session, name=name, scopes=scopes, expires_at=expires_at)
+    except ValueError as err:
+        raise BadRequest(str(err)) from err
+    return _issued(session, key, secret)
+
+
+def list_api_keys(session: Session, *, include_revoked: bool = True) -> list[KeyOut]:
     query = select(ApiKey).order_by(ApiKey.id)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
-    return list(session.execute(query).scalars())
+    return [key_view(k) for k in session.execute(query).scalars()]
 
 
 def get_api_key(session: Session, *, key_id: int) -> ApiKey:
@@ -101,7 +154,7 @@ def get_api_key(session: Session, *, key_id: int) -> ApiKey:
     return key
 
 
-def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
+def revoke_api_key(session: Session, *, key_id: int) -> KeyOut:
     """Revoke a key now (a key already revoked keeps its first revocation time)."""
     key = session.execute(
         select(ApiKey).where(ApiKey.id == key_id).with_for_update()
@@ -111,7 +164,7 @@ def revoke_api_key(session: Session, *, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = _utcnow()
         session.flush()
-    return key
+    return key_view(key)
 
 
 def rotate_api_key(
@@ -120,7 +173,7 @@ def rotate_api_key(
     key_id: int,
     overlap: timedelta = timedelta(0),
     expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:
+) -> KeyCreated:
     """Replace a key by a new one with the same name and scopes (and ``expires_at``, if
     given). The old key is revoked now, or with ``overlap`` keeps working until then."""
     if overlap < timedelta(0):
@@ -139,15 +192,10 @@ def rotate_api_key(
         old.expires_at = until if old.expires_at is None else min(old.expires_at, until)
     else:
         old.revoked_at = now
-    try:
-        return create_api_key(
-            session, name=old.name, scopes=list(old.scopes), expires_at=expires_at
-        )
-    except ValueError as err:
-        raise BadRequest(str(err)) from err
+    return issue_api_key(session, name=old.name, scopes=list(old.scopes), expires_at=expires_at)
 
 
-def key_state(key: ApiKey, *, now: datetime | None = None) -> str:
+def key_state(key: ApiKey, *, now: datetime | None = None) -> KeyState:
     """``active``, ``revoked`` or ``expired``."""
     now = now or _utcnow()
     if key.revoked_at is not None and key.revoked_at <= now:
