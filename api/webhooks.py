@@ -13,7 +13,7 @@ source before the error is answered.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -87,6 +87,16 @@ def source_key(request: Request, query_key: str | None) -> str | None:
     )
 
 
+#: the write key in the URL, for vendors that cannot send a header
+KeyQuery = Annotated[
+    str | None,
+    Query(
+        description="the source's write key, for vendors that cannot send a header "
+        "(prefer `Authorization` or `X-Kindred-Key`: URLs end up in logs)",
+    ),
+]
+
+
 def _authorise(
     session: Session, *, connector: str, source: str, key: str | None
 ) -> tuple[Source, Connector]:
@@ -108,11 +118,7 @@ async def receive_webhook(
     connector: str,
     source: str,
     request: Request,
-    key: str | None = Query(
-        default=None,
-        description="the source's write key, for vendors that cannot send a header "
-        "(prefer `Authorization` or `X-Kindred-Key`: URLs end up in logs)",
-    ),
+    key: KeyQuery = None,
     session: Session = Depends(get_session),
     app: AppState = Depends(state),
 ) -> JSONResponse:
@@ -173,11 +179,7 @@ async def verify_webhook(
     connector: str,
     source: str,
     request: Request,
-    key: str | None = Query(
-        default=None,
-        description="the source's write key, for vendors that cannot send a header "
-        "(prefer `Authorization` or `X-Kindred-Key`: URLs end up in logs)",
-    ),
+    key: KeyQuery = None,
     session: Session = Depends(get_session),
 ) -> Response:
     row, impl = await run_in_threadpool(
