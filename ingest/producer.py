@@ -7,10 +7,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from kafka import KafkaProducer
-
 from connectors.events import Event
-from kindred.kafka import BrokerUnavailable, close_now, ensure_topics, make_producer, send_all
+from kindred.kafka import (
+    BrokerUnavailable,
+    Producer,
+    close_now,
+    ensure_topics,
+    make_producer,
+    send_all,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +44,12 @@ class EventPublisher:
         self.topic = topic
         self.partitions = partitions
         self.reconnect_every = reconnect_every
-        self._producer: KafkaProducer | None = None
+        self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._retry_at = 0.0
         self._last_error = ""
 
-    def _get(self) -> KafkaProducer:
+    def _get(self) -> Producer:
         with self._lock:
             if self._producer is not None:
                 return self._producer
@@ -65,7 +70,7 @@ class EventPublisher:
                 raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {err}") from err
             return self._producer
 
-    def _discard(self, producer: KafkaProducer) -> None:
+    def _discard(self, producer: Producer) -> None:
         """Drop ``producer`` (if it is still the current one) so the next call reconnects."""
         with self._lock:
             if self._producer is not producer:

@@ -22,8 +22,12 @@ from kafka import (
 )
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 log = logging.getLogger(__name__)
+
+#: the producer type, for modules that hold one without importing kafka-python themselves
+Producer = KafkaProducer
 
 # Consumer groups join in ~3 s with these; kafka-python's defaults can take 20 s+.
 GROUP_TIMEOUTS: dict[str, Any] = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
@@ -74,6 +78,11 @@ def make_producer(bootstrap: str, **overrides: Any) -> KafkaProducer:
         return KafkaProducer(**config)
     except KafkaError as err:
         raise BrokerUnavailable(f"no Kafka broker at {bootstrap}: {err}") from err
+
+
+def partition_for_key(key: str, partitions: int) -> int:
+    """The partition the default partitioner sends ``key`` to (kafka-python's murmur2)."""
+    return int((murmur2(key.encode()) & 0x7FFFFFFF) % partitions)
 
 
 def make_consumer(
@@ -157,6 +166,16 @@ def make_admin(bootstrap: str) -> KafkaAdminClient:
     return KafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=5000, bootstrap_timeout_ms=5000
     )
+
+
+def delete_group(bootstrap: str, group_id: str) -> None:
+    """Delete a consumer group outright, committed offsets and all (an operator's last
+    resort; :func:`reset_group` keeps the offsets). Raises what the client raises."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_groups([group_id])
+    finally:
+        admin.close()
 
 
 def probe_consumer(
