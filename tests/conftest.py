@@ -4,6 +4,13 @@ By default both are the embedded ones (started once per test session under a tem
 dir). Set KINDRED_TEST_DATABASE_URL / KINDRED_TEST_KAFKA_BOOTSTRAP to use external servers.
 Each test gets its own database, cloned from a template built by running the Alembic
 migrations, and its own topics and consumer group.
+
+A test class whose tests read one scenario (built once by a class-scoped fixture) uses the
+``class_*`` twins of ``settings``, ``engine``, ``workers``, ``server`` and ``cli_env``: the
+same isolation, per class instead of per test.
+
+Under pytest-xdist every worker process runs its own session fixture, so each worker has its
+own embedded PostgreSQL and broker (own temporary data dir, own free ports).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,27 +88,64 @@ def drop_database(services: Infra, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def isolated_settings(services: Infra) -> Iterator[Settings]:
+    """Settings on a new database cloned from the template, with unique topic names."""
+    name = create_database(services)
+    suffix = uuid.uuid4().hex[:8]
+    try:
+        yield Settings(
+            data_dir=services.data_dir,
+            database_url=f"{services.server_url}/{name}",
+            kafka_bootstrap=services.kafka_bootstrap,
+            events_topic=f"test.events.{suffix}",
+            dlq_topic=f"test.dlq.{suffix}",
+            identity_changes_topic=f"test.changes.{suffix}",
+            topic_partitions=2,
+        )
+    finally:
+        drop_database(services, name)
+
+
+@contextmanager
+def engine_for(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.resolved_database_url(), pool_size=5)
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+@contextmanager
+def running_workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
+    """The ingest, identity and profiles workers in threads, on these settings' topics."""
+    from cli.runtime import build_workers
+
+    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def _cli_environment(settings: Settings) -> dict[str, str]:
+    return {
+        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
+        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+        "KINDRED_EVENTS_TOPIC": settings.events_topic,
+    }
+
+
 @pytest.fixture
 def settings(infra_services: Infra) -> Iterator[Settings]:
-    name = create_database(infra_services)
-    suffix = uuid.uuid4().hex[:8]
-    yield Settings(
-        data_dir=infra_services.data_dir,
-        database_url=f"{infra_services.server_url}/{name}",
-        kafka_bootstrap=infra_services.kafka_bootstrap,
-        events_topic=f"test.events.{suffix}",
-        dlq_topic=f"test.dlq.{suffix}",
-        identity_changes_topic=f"test.changes.{suffix}",
-        topic_partitions=2,
-    )
-    drop_database(infra_services, name)
+    with isolated_settings(infra_services) as s:
+        yield s
 
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    eng = make_engine(settings.resolved_database_url(), pool_size=5)
-    yield eng
-    eng.dispose()
+    with engine_for(settings) as eng:
+        yield eng
 
 
 @pytest.fixture(autouse=True)
@@ -119,11 +164,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
     """A CLI runner whose ``kindred`` commands talk to this test's database and topics."""
     from kindred.settings import get_settings
 
-    for name, value in {
-        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
-        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-        "KINDRED_EVENTS_TOPIC": settings.events_topic,
-    }.items():
+    for name, value in _cli_environment(settings).items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield CliRunner()
@@ -133,11 +174,8 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
 @pytest.fixture
 def workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
     """The ingest, identity and profiles workers in threads, on this test's topics."""
-    from cli.runtime import build_workers
-
-    w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
-    yield w
-    w.stop()
+    with running_workers(settings, engine) as w:
+        yield w
 
 
 @pytest.fixture
@@ -147,3 +185,42 @@ def server(settings: Settings, engine: Engine) -> Iterator[str]:
 
     with live_server(settings, engine) as url:
         yield url
+
+
+# ------------------------------------------------------------------ the same, once per class
+
+
+@pytest.fixture(scope="class")
+def class_settings(infra_services: Infra) -> Iterator[Settings]:
+    with isolated_settings(infra_services) as s:
+        yield s
+
+
+@pytest.fixture(scope="class")
+def class_engine(class_settings: Settings) -> Iterator[Engine]:
+    with engine_for(class_settings) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="class")
+def class_workers(class_settings: Settings, class_engine: Engine) -> Iterator[Workers]:
+    with running_workers(class_settings, class_engine) as w:
+        yield w
+
+
+@pytest.fixture(scope="class")
+def class_server(class_settings: Settings, class_engine: Engine) -> Iterator[str]:
+    from tests.helpers import live_server
+
+    with live_server(class_settings, class_engine) as url:
+        yield url
+
+
+@pytest.fixture(scope="class")
+def class_cli_env(class_settings: Settings) -> Iterator[CliRunner]:
+    """``cli_env`` for the whole class (the per-test settings cache is still cleared by
+    ``_fresh_settings_cache``; the environment stays set until the class ends)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _cli_environment(class_settings).items():
+            mp.setenv(name, value)
+        yield CliRunner()

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -76,18 +77,46 @@ class TestSegmentsApi:
         r = httpx.post(f"{server}/v1/segments", headers=bearer(ro), json={"name": "x", "rules": {}})
         assert r.status_code == 403
 
-    def test_members_pages_streams_changes_and_consent(self, engine: Engine, server: str) -> None:
-        _people(engine, 25)
-        key = make_api_key(engine, "read", "write")
-        r = httpx.post(
-            f"{server}/v1/segments",
-            headers=bearer(key),
-            json={"name": "pro", "rules": {"trait": "plan", "op": "eq", "value": "PRO"}},
-        )
+
+@dataclass(frozen=True)
+class ProSegment:
+    """25 people (every second one on the pro plan, every third unsubscribed) and a segment
+    of the pro ones, created over HTTP once for the class."""
+
+    engine: Engine
+    server: str
+    key: str
+    created: httpx.Response
+
+    @property
+    def id(self) -> str:
+        return str(self.created.json()["id"])
+
+
+@pytest.fixture(scope="class")
+def pro(class_engine: Engine, class_server: str) -> ProSegment:
+    _people(class_engine, 25)
+    key = make_api_key(class_engine, "read", "write")
+    r = httpx.post(
+        f"{class_server}/v1/segments",
+        headers=bearer(key),
+        json={"name": "pro", "rules": {"trait": "plan", "op": "eq", "value": "PRO"}},
+    )
+    return ProSegment(class_engine, class_server, key, r)
+
+
+class TestSegmentMembers:
+    """One segment (``pro``), one test per way of reading it. The incremental-sync test moves
+    a person out of the segment, so it comes last."""
+
+    def test_creating_computes_the_members_at_once(self, pro: ProSegment) -> None:
+        r = pro.created
         assert r.status_code == 201, r.text
         seg = r.json()
         assert seg["member_count"] == 12 and seg["computed_at"] and seg["lag_seconds"] == 0
-        sid = seg["id"]
+
+    def test_members_pages_follow_the_cursor(self, pro: ProSegment) -> None:
+        server, key, sid = pro.server, pro.key, pro.id
         got: list[str] = []
         cursor = None
         while True:
@@ -103,23 +132,47 @@ class TestSegmentsApi:
                 break
         assert len(got) == len(set(got)) == 12
         assert page["items"][0]["fields"]["email"].endswith("@x.io")
+
+    def test_members_as_csv(self, pro: ProSegment) -> None:
         r = httpx.get(
-            f"{server}/v1/segments/{sid}/members",
-            headers={**bearer(key), "Accept": "text/csv"},
+            f"{pro.server}/v1/segments/{pro.id}/members",
+            headers={**bearer(pro.key), "Accept": "text/csv"},
             params={"fields": "email"},
         )
         rows = list(csv.reader(io.StringIO(r.text)))
         assert r.headers["content-type"].startswith("text/csv")
         assert rows[0] == ["profile_id", "entered_at", "email"] and len(rows) == 13
+
+    def test_members_as_ndjson_leave_out_who_withdrew_consent_for_the_channel(
+        self, pro: ProSegment
+    ) -> None:
         r = httpx.get(
-            f"{server}/v1/segments/{sid}/members",
-            headers={**bearer(key), "Accept": "application/x-ndjson"},
+            f"{pro.server}/v1/segments/{pro.id}/members",
+            headers={**bearer(pro.key), "Accept": "application/x-ndjson"},
             params={"fields": "email", "channel": "email"},
         )
         lines = [json.loads(x) for x in r.text.splitlines()]
         unsubscribed = {f"p{i}@x.io" for i in range(25) if i % 3 == 0}
         assert lines and all(x["fields"]["email"] not in unsubscribed for x in lines)
         assert len(lines) == 12 - len([i for i in range(25) if i % 2 and i % 3 == 0])
+
+    def test_a_profile_lists_its_segments(self, pro: ProSegment) -> None:
+        mine = httpx.get(
+            f"{pro.server}/v1/profiles/{profile_of(pro.engine, 'p3').id}/segments",
+            headers=bearer(pro.key),
+        ).json()
+        assert [s["name"] for s in mine["segments"]] == ["pro"]
+
+    def test_the_distribution_counts_every_profile(self, pro: ProSegment) -> None:
+        dist = httpx.get(f"{pro.server}/v1/profiles/distribution", headers=bearer(pro.key)).json()
+        assert dist["total"] == 25
+
+    def test_an_unknown_segment_is_404(self, pro: ProSegment) -> None:
+        unknown = f"{pro.server}/v1/segments/{uuid.uuid4()}"
+        assert httpx.get(unknown, headers=bearer(pro.key)).status_code == 404
+
+    def test_changes_since_a_cursor_show_who_left(self, pro: ProSegment) -> None:
+        server, key, sid, engine = pro.server, pro.key, pro.id, pro.engine
         # incremental sync: one person leaves
         ch = httpx.get(f"{server}/v1/segments/{sid}/changes", headers=bearer(key)).json()
         assert len(ch["items"]) == 12 and {i["change"] for i in ch["items"]} == {"entered"}
@@ -132,16 +185,6 @@ class TestSegmentsApi:
         assert [(i["change"], i["profile_id"]) for i in later["items"]] == [
             ("exited", str(profile_of(engine, "p1").id))
         ]
-        mine = httpx.get(
-            f"{server}/v1/profiles/{profile_of(engine, 'p3').id}/segments", headers=bearer(key)
-        ).json()
-        assert [s["name"] for s in mine["segments"]] == ["pro"]
-        dist = httpx.get(f"{server}/v1/profiles/distribution", headers=bearer(key)).json()
-        assert dist["total"] == 25
-        assert (
-            httpx.get(f"{server}/v1/segments/{uuid.uuid4()}", headers=bearer(key)).status_code
-            == 404
-        )
 
 
 class TestKafka:
