@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AppState, bearer_token, state
 from api.errors import error_response, responses
 from kindred.errors import ServiceUnavailable, Unauthorized
-from kindred.healthcheck import check_readiness, metrics_text
+from kindred.healthcheck import check_readiness
+from kindred.metrics import metrics_text
 from kindred.settings import Settings, get_settings
 
 router = APIRouter(tags=["health"])

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kindred.db import Base
 
-__all__ = ["ConsumerOffset", "Quarantine", "WorkerHeartbeat"]
+__all__ = ["Quarantine", "WorkerHeartbeat"]
 
 
 class WorkerHeartbeat(Base):
@@ -66,20 +66,3 @@ class Quarantine(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class ConsumerOffset(Base):
-    """The next offset to read per consumer group and partition, written by the ingest worker
-    in the same transaction as the batch it stored. On assignment the worker starts from here
-    (never before), so a consumer group that had to be deleted and recreated, or a Kafka
-    commit lost in a crash, costs no replay and skips nothing."""
-
-    __tablename__ = "consumer_offsets"
-
-    group_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    topic: Mapped[str] = mapped_column(String(300), primary_key=True)
-    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
-    next_offset: Mapped[int] = mapped_column(BigInteger)
-    #: the broker log the offset belongs to (``kindred.infra.broker_epoch``)
-    epoch: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
