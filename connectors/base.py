@@ -14,12 +14,10 @@ Connectors are discovered from the built-ins below and from the entry-point grou
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -169,22 +167,18 @@ def stable_message_id(*parts: Any) -> str:
     return digest[:32]
 
 
-@contextmanager
-def csv_read_errors(path: Path, *, encoding: str) -> Iterator[None]:
-    """Turn decoding and CSV errors while reading ``path`` into a ConnectorError that names
-    the file and the fix."""
-    try:
-        yield
-    except UnicodeDecodeError as err:
-        raise ConnectorError(
-            f"{path.name} is not {encoding} text ({err.reason}); set config encoding, e.g. cp1251"
-        ) from err
-    except csv.Error as err:
-        raise ConnectorError(f"{path.name}: malformed CSV: {err}") from err
-
-
 def load_json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ConnectorError(f"body is not valid JSON: {err}", code="invalid_json") from err
+
+
+def load_json_items(body: bytes, *, error: str) -> list[Any]:
+    """A JSON body holding an array of items, or one item (an object), as a list; any other
+    JSON: ``ConnectorError(error)``."""
+    data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
+    items = [data] if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ConnectorError(error)
+    return items

@@ -27,7 +27,7 @@ from connectors.base import (
     ConnectorError,
     ParseResult,
     Rejection,
-    load_json,
+    load_json_items,
     stable_message_id,
 )
 from connectors.campaign import attribution_from_url
@@ -125,13 +125,10 @@ class SendGridConnector(Connector):
         content_type: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
-        data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
-        if isinstance(data, dict):  # tolerate a single event posted by hand
-            data = [data]
-        if not isinstance(data, list):
-            raise ConnectorError("a SendGrid Event Webhook body must be a JSON array of events")
+        error = "a SendGrid Event Webhook body must be a JSON array of events"
+        items = load_json_items(body, error=error)  # a single event posted by hand: tolerated
         result = ParseResult()
-        for index, item in enumerate(data):
+        for index, item in enumerate(items):
             if not isinstance(item, dict):
                 result.rejected.append(Rejection(index, "an event must be a JSON object", item))
                 continue

@@ -18,23 +18,24 @@ columns become custom traits/properties under their snake_cased header.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import (
-    Connector,
-    ConnectorError,
-    ParseResult,
-    Rejection,
-    csv_read_errors,
-    stable_message_id,
-)
+from connectors.base import Connector, ConnectorError, ParseResult, Rejection, stable_message_id
 from connectors.campaign import attribution_from_url
+from connectors.cells import parse_date, snake
 from connectors.consent import with_consent
-from connectors.crm import parse_date, snake, sniff_delimiter
+from connectors.csvfile import (
+    NOT_AN_OBJECT,
+    CsvRow,
+    in_batches,
+    json_rows,
+    object_rows,
+    open_csv,
+)
 
 KINDS = ("subscribers", "activity")
 
@@ -197,33 +198,20 @@ class EspCsvConnector(Connector):
         batch_size: int = 1000,
     ) -> Iterator[ParseResult]:
         config = config or {}
-        encoding = str(config.get("encoding") or "utf-8-sig")
-        try:
-            fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            handle = path.open(encoding=encoding, newline="")
-        except OSError as err:
-            raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
-        with handle, csv_read_errors(path, encoding=encoding):
-            first = handle.readline()
-            handle.seek(0)
-            delimiter = str(config.get("delimiter") or sniff_delimiter(first))
-            reader = csv.reader(handle, delimiter=delimiter)
-            headers = next(reader, None)
+        encoding, delimiter = config.get("encoding"), config.get("delimiter")
+        with open_csv(path, encoding=encoding, delimiter=delimiter) as csv_file:
+            headers = csv_file.next_record()
             if not headers:
                 return
             kind, plan = _plan(headers, config)
-            result = ParseResult()
-            for cells in reader:
-                line = reader.line_num
-                if not any(c.strip() for c in cells):
-                    continue
-                raw = dict(zip(headers, cells, strict=False))
-                _add(result, line, raw, plan, kind, source=source, fallback=fallback)
-                if len(result.events) + len(result.rejected) >= batch_size:
-                    yield result
-                    result = ParseResult()
-            if result.events or result.rejected:
-                yield result
+
+            def add(result: ParseResult, row: CsvRow) -> None:
+                raw = dict(zip(headers, row.cells, strict=False))
+                _add(
+                    result, row.line, raw, plan, kind, source=source, fallback=csv_file.modified_at
+                )
+
+            yield from in_batches(csv_file, add, batch_size=batch_size)
 
     def parse_payload(
         self,
@@ -234,26 +222,15 @@ class EspCsvConnector(Connector):
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
         """A JSON array of row objects (header -> value): API pushes and DLQ replays."""
-        from connectors.base import load_json
-
-        data = load_json(body)
-        if not isinstance(data, list):
-            raise ConnectorError("an ESP payload must be a JSON array of row objects")
-        headers: list[str] = []
-        for item in data:
-            if isinstance(item, dict):
-                headers.extend(str(k) for k in item if str(k) not in headers)
+        error = "an ESP payload must be a JSON array of row objects"
+        headers, items = json_rows(body, error=error)
         result = ParseResult()
         if not headers:
-            result.rejected.extend(
-                Rejection(i, "a row must be a JSON object", item) for i, item in enumerate(data)
-            )
+            for index, item in enumerate(items):
+                result.rejected.append(Rejection(index, NOT_AN_OBJECT, item))
             return result
         kind, plan = _plan(headers, config or {})
-        for index, item in enumerate(data):
-            if not isinstance(item, dict):
-                result.rejected.append(Rejection(index, "a row must be a JSON object", item))
-                continue
+        for index, item in object_rows(items, result):
             raw = {str(k): "" if v is None else str(v) for k, v in item.items()}
             _add(result, index, raw, plan, kind, source=source, fallback=None)
         return result
@@ -320,24 +297,26 @@ def _add(
         reason = "email: empty" if not email else f"email: {email!r} is not an address"
         result.rejected.append(Rejection(index, reason, raw))
         return
-    record_key = "email:" + email.lower()
-    if kind == "subscribers":
-        _subscriber(result, index, raw, fields, custom, record_key, source, fallback)
-    else:
-        _activity(result, index, raw, fields, custom, record_key, source, fallback)
+    row = _Row(index, raw, fields, custom, "email:" + email.lower(), source, fallback)
+    (_subscriber if kind == "subscribers" else _activity)(result, row)
 
 
-def _subscriber(
-    result: ParseResult,
-    index: int,
-    raw: dict[str, str],
-    fields: dict[str, str],
-    custom: dict[str, str],
-    record_key: str,
-    source: str,
-    fallback: datetime | None,
-) -> None:
-    traits: dict[str, Any] = dict(custom)
+@dataclass(frozen=True)
+class _Row:
+    """A row of an ESP file (or payload), read: its cells by field, about one address."""
+
+    index: int
+    raw: dict[str, str]
+    fields: dict[str, str]
+    custom: dict[str, str]  # custom traits/properties by snake-cased header
+    record_key: str
+    source: str
+    fallback: datetime | None  # the time of rows that carry none
+
+
+def _subscriber(result: ParseResult, row: _Row) -> None:
+    fields = row.fields
+    traits: dict[str, Any] = dict(row.custom)
     for name in ("email", "first_name", "last_name", "name", "phone", "status"):
         if name in fields:
             traits[name if name != "status" else "email_status"] = fields[name]
@@ -345,19 +324,20 @@ def _subscriber(
         traits["lists"] = [p.strip() for p in fields["lists"].replace(";", ",").split(",") if p]
     status = snake(fields.get("status", ""))
     subscribed = parse_date(fields.get("subscribed_at"))
-    when = subscribed or fallback
+    when = subscribed or row.fallback
     if subscribed:
         traits["subscribed_at"] = subscribed.isoformat()
     if status in CONSENTED:
         traits["email_consent"] = True
     base = {
-        "source": source,
+        "source": row.source,
         "channel": "email",
-        "recordKey": record_key,
+        "recordKey": row.record_key,
         "timestamp": when,
     }
-    message_id = stable_message_id(source, "esp-subscriber", raw)
-    result.add(index, {**base, "type": "identify", "messageId": message_id, "traits": traits}, raw)
+    message_id = stable_message_id(row.source, "esp-subscriber", row.raw)
+    identify = {**base, "type": "identify", "messageId": message_id, "traits": traits}
+    result.add(row.index, identify, row.raw)
     if status in NO_CONSENT:
         unsubscribed = parse_date(fields.get("unsubscribed_at")) or when
         track = {
@@ -366,35 +346,28 @@ def _subscriber(
             "type": "track",
             "event": "Unsubscribed",
             # one per address and status: re-importing the export does not repeat it
-            "messageId": stable_message_id(source, "esp-unsub", record_key, status),
+            "messageId": stable_message_id(row.source, "esp-unsub", row.record_key, status),
             "traits": {"email": fields["email"]},
             "properties": {"status": fields.get("status"), "reason": "esp_export_status"},
         }
         for event in with_consent(track, granted=False):
-            result.add(index, event, raw)
+            result.add(row.index, event, row.raw)
 
 
-def _activity(
-    result: ParseResult,
-    index: int,
-    raw: dict[str, str],
-    fields: dict[str, str],
-    custom: dict[str, str],
-    record_key: str,
-    source: str,
-    fallback: datetime | None,
-) -> None:
+def _activity(result: ParseResult, row: _Row) -> None:
+    fields = row.fields
     action = fields.get("action", "")
     event_name = ACTIONS.get(snake(action))
     if event_name is None:
         reason = f"action: unknown value {action!r} (map it, or use sent/delivered/opened/...)"
-        result.rejected.append(Rejection(index, reason, raw))
+        result.rejected.append(Rejection(row.index, reason, row.raw))
         return
     when = parse_date(fields.get("time")) if fields.get("time") else None
     if fields.get("time") and when is None:
-        result.rejected.append(Rejection(index, f"time: not a date-time: {fields['time']!r}", raw))
+        reason = f"time: not a date-time: {fields['time']!r}"
+        result.rejected.append(Rejection(row.index, reason, row.raw))
         return
-    properties: dict[str, Any] = dict(custom)
+    properties: dict[str, Any] = dict(row.custom)
     for name, prop in (
         ("campaign", "campaign_name"),
         ("campaign_id", "campaign_id"),
@@ -411,11 +384,11 @@ def _activity(
     track = {
         "type": "track",
         "event": event_name,
-        "messageId": stable_message_id(source, "esp-activity", raw),
-        "source": source,
+        "messageId": stable_message_id(row.source, "esp-activity", row.raw),
+        "source": row.source,
         "channel": "email",
-        "recordKey": record_key,
-        "timestamp": when or fallback,
+        "recordKey": row.record_key,
+        "timestamp": when or row.fallback,
         "traits": {"email": fields["email"]},
         "properties": properties,
         "context": context,
@@ -426,4 +399,4 @@ def _activity(
         else [track]
     )
     for event in events:
-        result.add(index, event, raw)
+        result.add(row.index, event, row.raw)

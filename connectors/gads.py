@@ -15,7 +15,6 @@ Re-importing the same file is a no-op (message ids hash the row).
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -23,15 +22,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import (
-    Connector,
-    ConnectorError,
-    ParseResult,
-    Rejection,
-    csv_read_errors,
-    load_json,
-    stable_message_id,
-)
+from connectors.base import Connector, ConnectorError, ParseResult, Rejection, stable_message_id
+from connectors.cells import snake
+from connectors.csvfile import CsvRow, in_batches, json_rows, object_rows, open_csv
 
 CONVERSION_EVENT = "Ad Conversion"
 COLUMNS: dict[str, str] = {
@@ -60,10 +53,6 @@ _TIME_FORMATS = (
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 
-def _key(header: str) -> str:
-    return re.sub(r"[\W_]+", "_", header.strip().lower()).strip("_")
-
-
 class GoogleAdsConversionsConnector(Connector):
     name = "gads"
     channel = "ads"
@@ -82,41 +71,31 @@ class GoogleAdsConversionsConnector(Connector):
         batch_size: int = 1000,
     ) -> Iterator[ParseResult]:
         config = config or {}
-        try:
-            handle = path.open(encoding=str(config.get("encoding") or "utf-8-sig"), newline="")
-        except OSError as err:
-            raise ConnectorError(f"cannot read {path}: {err.strerror or err}") from err
-        with handle, csv_read_errors(path, encoding="utf-8-sig"):
+        # Google's template is comma-separated: no sniffing (its first line may be a preamble)
+        with open_csv(path, encoding=config.get("encoding"), delimiter=",") as csv_file:
             zone = _zone(config.get("timezone"))
-            reader = csv.reader(handle)
-            header = next(reader, None)
+            header = csv_file.next_record()
             while header is not None and header and header[0].startswith("Parameters:"):
                 for part in ",".join(header)[len("Parameters:") :].split(";"):
                     name, _, value = part.partition("=")
                     if name.strip().lower() == "timezone" and value.strip():
                         zone = _zone(value.strip())
-                header = next(reader, None)
+                header = csv_file.next_record()
             if not header:
                 return
-            plan = [COLUMNS.get(_key(h)) for h in header]
+            plan = [COLUMNS.get(snake(h)) for h in header]
             if "gclid" not in plan and "gbraid" not in plan and "wbraid" not in plan:
                 raise ConnectorError(
                     f"{path.name}: no Google Click ID column (expected 'Google Click ID' "
                     "or gclid/gbraid/wbraid)"
                 )
-            result = ParseResult()
-            for cells in reader:
-                line = reader.line_num
-                if not any(c.strip() for c in cells):
-                    continue
-                row = {f: c.strip() for f, c in zip(plan, cells, strict=False) if f}
-                raw = dict(zip(header, cells, strict=False))
-                _add(result, line, row, raw, source=source, zone=zone)
-                if len(result.events) + len(result.rejected) >= batch_size:
-                    yield result
-                    result = ParseResult()
-            if result.events or result.rejected:
-                yield result
+
+            def add(result: ParseResult, record: CsvRow) -> None:
+                row = {f: c.strip() for f, c in zip(plan, record.cells, strict=False) if f}
+                raw = dict(zip(header, record.cells, strict=False))
+                _add(result, record.line, row, raw, source=source, zone=zone)
+
+            yield from in_batches(csv_file, add, batch_size=batch_size)
 
     def parse_payload(
         self,
@@ -126,18 +105,14 @@ class GoogleAdsConversionsConnector(Connector):
         content_type: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
-        data = load_json(body)
-        if not isinstance(data, list):
-            raise ConnectorError("a conversions payload must be a JSON array of row objects")
+        error = "a conversions payload must be a JSON array of row objects"
+        _, items = json_rows(body, error=error)
         zone = _zone((config or {}).get("timezone"))
         result = ParseResult()
-        for index, item in enumerate(data):
-            if not isinstance(item, dict):
-                result.rejected.append(Rejection(index, "a row must be a JSON object", item))
-                continue
+        for index, item in object_rows(items, result):
             row = {}
             for header, value in item.items():
-                target = COLUMNS.get(_key(str(header)))
+                target = COLUMNS.get(snake(str(header)))
                 if target and value is not None:
                     row[target] = str(value).strip()
             _add(result, index, row, item, source=source, zone=zone)

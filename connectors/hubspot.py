@@ -33,10 +33,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from connectors.base import (
     Connector,
-    ConnectorError,
     ParseResult,
     Rejection,
-    load_json,
+    load_json_items,
     stable_message_id,
 )
 from connectors.consent import with_consent
@@ -111,10 +110,8 @@ class HubSpotWebhookConnector(Connector):
         content_type: str | None = None,
         config: Mapping[str, Any] | None = None,
     ) -> ParseResult:
-        data = load_json(body)  # bad or too deeply nested JSON -> ConnectorError
-        items = [data] if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise ConnectorError("a HubSpot webhook body must be a JSON array of events")
+        error = "a HubSpot webhook body must be a JSON array of events"
+        items = load_json_items(body, error=error)
         result = ParseResult()
         for index, item in enumerate(items):
             if not isinstance(item, dict):

@@ -3,7 +3,8 @@
 Identity (``identity.normalize``) links records on these values; ingest hashes the same values
 to drop suppressed people's events (``ingest.suppression``), and ingest may not import
 identity, so the email, phone and opaque-id normalisers live here, once, and
-``identity.normalize`` re-exports them.
+``identity.normalize`` re-exports them. ``domain_of_url`` is the one reading of a web domain
+(from a URL, a bare domain or an address) for the connectors, ingest and identity.
 
 Email policy (``normalise_email``): lower-case and trim; drop a ``mailto:`` prefix;
 strip a ``+tag`` from the local part for *every* provider (``ann+news@acme.com`` ->
@@ -15,6 +16,7 @@ local part (Gmail ignores them; other providers do not).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -112,3 +114,22 @@ def normalise_id(raw: str | None) -> str | None:
     """Opaque ids (userId, anonymousId, CRM ids): trimmed; junk placeholders, values longer
     than ``MAX_IDENTIFIER_LENGTH`` and values PostgreSQL cannot store rejected."""
     return identifier_text(raw)
+
+
+def domain_of_url(value: object) -> str | None:
+    """The web domain a URL, a bare domain or an email address names: lower-cased, without
+    ``www.``, a port or a trailing dot (``"https://www.Acme.com:8080/about"``, ``"acme.com"``
+    and ``"Ann@Acme.com"`` -> ``acme.com``; an address under the email policy, so
+    ``googlemail.com`` -> ``gmail.com``). ``None`` when there is no host with a dot."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().lower()
+    if "@" in text and "://" not in text:
+        email = normalise_email(text)
+        return email.rpartition("@")[2] if email else None
+    try:
+        host = urlsplit(text if "://" in text else "//" + text).hostname or ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    host = host.rstrip(".").removeprefix("www.")
+    return host if "." in host else None

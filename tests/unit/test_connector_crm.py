@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from connectors.base import ConnectorError, ParseResult
-from connectors.crm import CrmCsvConnector, bare_domain, snake
+from connectors.cells import snake
+from connectors.crm import CrmCsvConnector
 from connectors.registry import get_connector
+from kindred.identifiers import domain_of_url
 
 CONTACTS_HEADER = (
     "Record ID;First Name;Last Name;Email;Phone Number;Job Title;Company Name;"
@@ -266,7 +268,7 @@ class TestValues:
         ],
     )
     def test_bare_domain(self, raw: str, domain: str | None) -> None:
-        assert bare_domain(raw) == domain
+        assert domain_of_url(raw) == domain
 
     def test_snake(self) -> None:
         assert snake(" Country/Region ") == "country_region"
