@@ -10,6 +10,7 @@ import importlib.util
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -116,52 +117,72 @@ def one(samples: dict[str, dict[tuple[tuple[str, str], ...], float]], name: str)
     return values[()]
 
 
-class TestMetrics:
-    def test_figures_of_a_known_state(self, engine: Engine, client: TestClient) -> None:
-        dirty_records(engine, 3, ago=120)
-        dirty_records(engine, 2, dirty=False)
-        [survivor, _] = profiles(engine, 2, stale=False)
-        profiles(engine, 2, stale=True, ago=90)
-        with unit_of_work(engine) as session:
-            session.execute(  # inserted merged: the stale trigger fires on UPDATE only
-                text("INSERT INTO profiles (id, stale, merged_into) VALUES (:m, false, :s)"),
-                {"s": survivor, "m": uuid.uuid4()},
-            )
-            session.execute(
-                text(
-                    "INSERT INTO events (source, message_id, type, channel, occurred_at, payload) "
-                    "SELECT 'web', 'm' || g, 'track', 'web', now(), '{}' "
-                    "FROM generate_series(1, 4) g"
-                )
-            )
-            session.execute(
-                text(
-                    "INSERT INTO dead_letters (reason, payload, replayed_at) "
-                    "VALUES ('bad', '{}', NULL), ('bad', '{}', NULL), ('old', '{}', now())"
-                )
-            )
-            session.execute(
-                text(
-                    "INSERT INTO quarantine (kind, ref, reason, attempts, quarantined_at) VALUES "
-                    "('record', '1', 'x', 3, now()), ('record', '2', 'x', 3, now()), "
-                    "('record', '3', 'x', 1, NULL), ('profile', :p, 'x', 3, now())"
-                ),
-                {"p": str(survivor)},
-            )
-        ingest = beat(
-            engine,
-            kind="ingest",
-            partitions=["t:0", "t:1"],
-            lag={"t:0": 5, "t:1": 0},
-            batches=7,
-            deadlock_retries=3,
-            errors=0,
-        )
-        identity = beat(engine, kind="identity", stuck=True, stuck_reason="resolver wedged")
-        dead = beat(engine, kind="identity", beat_ago=100, success_ago=100)
-        gone = beat(engine, kind="profiles", beat_ago=3600, success_ago=3600)
+@dataclass(frozen=True)
+class KnownState:
+    client: TestClient
+    ingest: str
+    identity: str
+    dead: str
+    gone: str
 
-        m = scrape(client)
+
+@pytest.fixture(scope="class")
+def known_state(class_settings: Settings, class_engine: Engine) -> Iterator[KnownState]:
+    """Records, profiles, events, dead letters, quarantine rows and four workers' heartbeats,
+    written once for the class; the tests read them through ``/metrics``."""
+    engine = class_engine
+    dirty_records(engine, 3, ago=120)
+    dirty_records(engine, 2, dirty=False)
+    [survivor, _] = profiles(engine, 2, stale=False)
+    profiles(engine, 2, stale=True, ago=90)
+    with unit_of_work(engine) as session:
+        session.execute(  # inserted merged: the stale trigger fires on UPDATE only
+            text("INSERT INTO profiles (id, stale, merged_into) VALUES (:m, false, :s)"),
+            {"s": survivor, "m": uuid.uuid4()},
+        )
+        session.execute(
+            text(
+                "INSERT INTO events (source, message_id, type, channel, occurred_at, payload) "
+                "SELECT 'web', 'm' || g, 'track', 'web', now(), '{}' "
+                "FROM generate_series(1, 4) g"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO dead_letters (reason, payload, replayed_at) "
+                "VALUES ('bad', '{}', NULL), ('bad', '{}', NULL), ('old', '{}', now())"
+            )
+        )
+        session.execute(
+            text(
+                "INSERT INTO quarantine (kind, ref, reason, attempts, quarantined_at) VALUES "
+                "('record', '1', 'x', 3, now()), ('record', '2', 'x', 3, now()), "
+                "('record', '3', 'x', 1, NULL), ('profile', :p, 'x', 3, now())"
+            ),
+            {"p": str(survivor)},
+        )
+    ingest = beat(
+        engine,
+        kind="ingest",
+        partitions=["t:0", "t:1"],
+        lag={"t:0": 5, "t:1": 0},
+        batches=7,
+        deadlock_retries=3,
+        errors=0,
+    )
+    identity = beat(engine, kind="identity", stuck=True, stuck_reason="resolver wedged")
+    dead = beat(engine, kind="identity", beat_ago=100, success_ago=100)
+    gone = beat(engine, kind="profiles", beat_ago=3600, success_ago=3600)
+
+    with TestClient(create_app(class_settings, engine=engine)) as client:
+        yield KnownState(client, ingest, identity, dead, gone)
+
+
+class TestMetricsOfAKnownState:
+    """One known state (``known_state``), one test per group of figures."""
+
+    def test_pipeline_figures(self, known_state: KnownState) -> None:
+        m = scrape(known_state.client)
 
         assert one(m, "kindred_events_total") == 4
         assert one(m, "kindred_source_records") == 5
@@ -175,21 +196,40 @@ class TestMetrics:
         assert one(m, "kindred_dead_letters_pending") == 2
         assert m["kindred_quarantined"] == {(("kind", "profile"),): 1, (("kind", "record"),): 2}
 
+    def test_consumer_lag_per_partition(self, known_state: KnownState) -> None:
+        m = scrape(known_state.client)
+        ingest = known_state.ingest
+
         lag = m["kindred_consumer_lag"]
         assert lag == {
             (("partition", "0"), ("topic", "t"), ("worker", ingest)): 5,
             (("partition", "1"), ("topic", "t"), ("worker", ingest)): 0,
         }
+
+    def test_heartbeat_and_success_ages(self, known_state: KnownState) -> None:
+        m = scrape(known_state.client)
+        ingest, identity, dead = known_state.ingest, known_state.identity, known_state.dead
+
         age = {dict(k)["worker"]: v for k, v in m["kindred_worker_heartbeat_age_seconds"].items()}
         assert set(age) == {ingest, identity, dead}  # the long-gone profiles row is left out
         assert age[ingest] < 30 and 100 <= age[dead] < 160
         success = m["kindred_worker_last_success_age_seconds"]
         assert success[(("kind", "identity"), ("worker", dead))] >= 100
+
+    def test_worker_counters(self, known_state: KnownState) -> None:
+        m = scrape(known_state.client)
+        ingest = known_state.ingest
+
         assert (
             m["kindred_worker_deadlock_retries_total"][(("kind", "ingest"), ("worker", ingest))]
             == 3
         )
         assert m["kindred_worker_batches_total"][(("kind", "ingest"), ("worker", ingest))] == 7
+
+    def test_worker_states_and_problems(self, known_state: KnownState) -> None:
+        m = scrape(known_state.client)
+        ingest, identity, dead = known_state.ingest, known_state.identity, known_state.dead
+
         stuck = {dict(k)["worker"]: v for k, v in m["kindred_worker_stuck"].items()}
         assert stuck == {ingest: 0, identity: 1, dead: 0}
         up = {dict(k)["worker"]: v for k, v in m["kindred_worker_up"].items()}
@@ -197,8 +237,10 @@ class TestMetrics:
         assert m["kindred_workers"][(("kind", "profiles"), ("state", "gone"))] == 1
         assert m["kindred_workers"][(("kind", "identity"), ("state", "dead"))] == 1
         assert one(m, "kindred_pipeline_problems") == 1  # the stuck identity worker
-        assert gone not in json.dumps(list(m))
+        assert known_state.gone not in json.dumps(list(m))
 
+
+class TestMetrics:
     def test_an_empty_database(self, client: TestClient) -> None:
         m = scrape(client)
         assert one(m, "kindred_events_total") == 0
