@@ -26,6 +26,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from identity.graph import UnionFind
 from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
 from kindred.db import in_ids
 from kindred.errors import NotFound
@@ -58,21 +59,6 @@ def _account_domain(account: Account) -> str | None:
     return domain_of(account.domain or traits.get("domain") or traits.get("website"))
 
 
-class _UF:
-    def __init__(self) -> None:
-        self.parent: dict[uuid.UUID, uuid.UUID] = {}
-
-    def find(self, x: uuid.UUID) -> uuid.UUID:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: uuid.UUID, b: uuid.UUID) -> None:
-        self.parent[self.find(b)] = self.find(a)
-
-
 def merge_duplicate_accounts(session: Session) -> int:
     """Merge accounts sharing a domain or a normalised name; the oldest survives."""
     accounts = list(
@@ -80,7 +66,7 @@ def merge_duplicate_accounts(session: Session) -> int:
             select(Account).where(Account.merged_into.is_(None)).order_by(Account.created_at)
         ).scalars()
     )
-    uf = _UF()
+    uf = UnionFind[uuid.UUID]()
     first_by: dict[tuple[str, str], uuid.UUID] = {}
     for acc in accounts:
         uf.find(acc.id)

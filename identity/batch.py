@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from identity.accounts import resolve_accounts
 from identity.dedupe import MIN_RECORDS_TO_TRAIN, ResolverConfig, resolve_records
+from identity.merge import lock_resolver
 from identity.records import canonical_person_frame
-from identity.service import RESOLVER_LOCK, UPSERT_LINKS
+from identity.repository import UPSERT_LINKS
 from identity.splink_model import model_version
 from kindred.db import execute_arrays, in_ids
 from kindred.models import IdentityChange, Profile, RecordLink, SplinkModel
@@ -179,11 +180,11 @@ def model_charts(frame: pd.DataFrame, settings_json: dict[str, Any]) -> dict[str
     import os
     import tempfile
 
-    from identity.splink_model import _linker_for
+    from identity.splink_model import linker_for
 
     if frame.empty:
         return {}
-    linker, _ = _linker_for(frame, settings_json)
+    linker, _ = linker_for(frame, settings_json)
     charts: dict[str, str] = {}
     for name, make in (
         ("match_weights", linker.visualisations.match_weights_chart),
@@ -255,7 +256,7 @@ def resolve_full(
 ) -> BatchResult:
     """Re-resolve every record with the full resolver; keep profile ids stable."""
     say = progress or (lambda _m: None)
-    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+    lock_resolver(session)
     out = BatchResult()
     t = time.perf_counter()
     say("loading records from PostgreSQL")

@@ -24,8 +24,9 @@ least ``min_distinct_names`` mutually dissimilar first names (typos, initials an
 nicknames are one name), or two different values of a strong id (two CRM contacts behind
 one switchboard), or a role local part. Such values must not link.
 
-Union-find uses path halving and union by size on plain Python lists; for 1M nodes and a
-few million edges this runs in seconds.
+Union-find (``identity.graph.UnionFind``) uses path halving, here with union by size and
+per-cluster constraint state in plain Python lists; for 1M nodes and a few million edges this
+runs in seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from identity.graph import UnionFind
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ class ClusterResult:
         return pd.DataFrame({"unique_id": self.node_ids, "cluster_id": self.cluster_ids})
 
 
-class _UnionFind:
-    """Union-find with per-cluster members, exclusive-key values and cannot-link partners."""
+class _ClusterSets(UnionFind[int]):
+    """Union-find over nodes ``0..n-1`` with union by size and, per cluster, its members,
+    exclusive-key values and cannot-link partners."""
 
     def __init__(
         self,
@@ -73,19 +77,12 @@ class _UnionFind:
         forbid: dict[int, set[int]],
         once: list[frozenset[tuple[str, str]] | None],
     ) -> None:
-        self.parent = list(range(n))
+        super().__init__(range(n))
         self.size = [1] * n
         self.members: dict[int, list[int]] = {}
         self.exclusive = exclusive
         self.forbid = forbid
         self.once = once
-
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
     def members_of(self, root: int) -> list[int]:
         return self.members.get(root, [root])
@@ -108,10 +105,10 @@ class _UnionFind:
             return True
         return False
 
-    def union(self, ra: int, rb: int) -> int:
+    def join(self, ra: int, rb: int) -> int:
         if self.size[ra] < self.size[rb]:
             ra, rb = rb, ra
-        self.parent[rb] = ra
+        super().join(ra, rb)
         self.size[ra] += self.size[rb]
         self.members.setdefault(ra, [ra]).extend(self.members.pop(rb, [rb]))
         eb = self.exclusive[rb]
@@ -198,7 +195,7 @@ def constrained_clusters(
         forbid.setdefault(a, set()).add(b)
         forbid.setdefault(b, set()).add(a)
 
-    uf = _UnionFind(n, exclusive, forbid, once)
+    uf = _ClusterSets(n, exclusive, forbid, once)
     stats = {
         "nodes": n,
         "must_links": 0,
@@ -222,7 +219,7 @@ def constrained_clusters(
         if uf.conflict(ra, rb):
             stats["must_link_refused_conflict"] += 1
             continue
-        uf.union(ra, rb)
+        uf.join(ra, rb)
         stats["must_link_unions"] += 1
 
     if edges is not None and len(edges):
@@ -268,7 +265,7 @@ def constrained_clusters(
                 need = max(config.min_links, math.ceil(config.min_link_share * min(sa, sb)))
                 if support(ra, rb) < need:
                     return "support"
-            uf.union(ra, rb)
+            uf.join(ra, rb)
             return "union"
 
         retry: list[tuple[int, int]] = []

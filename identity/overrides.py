@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from identity.service import ResolveResult, _merge, surviving_profile_id
+from identity.graph import ResolveResult
+from identity.merge import absorb_profile, surviving_profile_id
 from kindred.db import in_ids
 from kindred.errors import BadRequest, Conflict, NotFound
 from kindred.models import IdentityChange, Profile, RecordLink, SourceRecord
@@ -104,10 +105,10 @@ def merge_profiles(
                     created_by=actor,
                 )
             )
-        _merge(
+        absorb_profile(
             session,
-            survivor,
-            other,
+            survivor=survivor,
+            absorbed=other,
             cause="manual_merge",
             evidence={"reason": reason, "by": actor},
             result=result,

@@ -337,7 +337,7 @@ def comparison_names(settings_json: dict[str, Any]) -> list[str]:
     return [str(c["output_column_name"]) for c in settings_json["comparisons"]]
 
 
-def _linker_for(
+def linker_for(
     frame: pd.DataFrame,
     settings_json: dict[str, Any],
     *,
@@ -397,7 +397,7 @@ def predict_edges(
     """
     if not matching:
         settings_json = {**settings_json, "retain_matching_columns": False}
-    linker, _ = _linker_for(frame, settings_json, validate=validate, db_api=db_api)
+    linker, _ = linker_for(frame, settings_json, validate=validate, db_api=db_api)
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     names = comparison_names(settings_json)
     rel = pred.as_duckdbpyrelation()
@@ -436,7 +436,7 @@ def bare_splink_clusters(
     """The baseline: Splink's own ``cluster_pairwise_predictions_at_threshold`` over the same
     model. Returns (``unique_id``, ``cluster_id`` frame, timings)."""
     t0 = time.perf_counter()
-    linker, _ = _linker_for(frame, settings_json)
+    linker, _ = linker_for(frame, settings_json)
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     t1 = time.perf_counter()
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(

@@ -25,8 +25,12 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from identity.batch import load_frame
+from identity.explain import profile_conflict
+from identity.graph import ResolveResult, splink_evidence
+from identity.merge import absorb_profile, lock_resolver, surviving_profile_id
 from identity.normalize import email_domain, is_free_mail_domain
 from identity.splink_model import predict_edges
+from kindred.db import unit_of_work
 from kindred.models import Profile, RecordLink, SplinkModel
 
 CANDIDATE_LIMIT = 50  # per blocking key value: huge blocks are generic, not evidence
@@ -188,16 +192,6 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
     scored (outside the resolver lock: reads only), then each may merge into the profile of
     its best edge (under the lock, re-checked: still alone, target still live, no
     cannot-link or exclusive-id conflict). The older profile id survives, as for any merge."""
-    from identity.service import (
-        RESOLVER_LOCK,
-        ResolveResult,
-        _merge,
-        profile_conflict,
-        splink_evidence,
-        surviving_profile_id,
-    )
-    from kindred.db import unit_of_work
-
     out = RefineResult()
     with unit_of_work(engine) as session:
         pending = list(session.execute(PENDING_SQL, {"lim": limit}).scalars())
@@ -233,7 +227,7 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
     for start in range(0, len(accepted), APPLY_CHUNK):
         chunk = accepted[start : start + APPLY_CHUNK]
         with unit_of_work(engine) as session:
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+            lock_resolver(session)
             result = ResolveResult()
             for rid in chunk:
                 edge = best[rid]
@@ -267,10 +261,10 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
                     .all()
                 )
                 survivor, absorbed = sorted([target, now_pid], key=lambda p: (created[p], str(p)))
-                _merge(
+                absorb_profile(
                     session,
-                    survivor,
-                    absorbed,
+                    survivor=survivor,
+                    absorbed=absorbed,
                     cause="splink",
                     evidence={"record": rid, **item},
                     result=result,

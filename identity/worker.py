@@ -1,7 +1,7 @@
 """The identity worker: resolves dirty source records continuously, in micro-batches.
 
-Each pass is one transaction (``resolve_dirty`` takes an advisory lock, so several workers or
-a batch run never write the graph at the same time). Merges are published to the
+Each pass is one transaction of ``resolve_step`` (it takes an advisory lock, so several
+workers or a batch run never write the graph at the same time). Merges are published to the
 ``kindred.identity.changes`` topic after the commit.
 """
 
@@ -16,10 +16,8 @@ from typing import Any
 
 from kafka import KafkaProducer
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.orm import Session
 
-from identity.accounts import link_profiles
-from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_dirty
+from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_step
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
 from kindred.heartbeat import Heartbeat
@@ -101,12 +99,6 @@ class IdentityWorker:
         the second stage does that)."""
         scorer = None if self.config.two_stage else self.scorer
 
-        def resolve(session: Session, ids: list[int]) -> ResolveResult:
-            part = resolve_dirty(session, record_ids=ids, scorer=scorer)
-            if part.changed_profiles:
-                link_profiles(session, profile_ids=part.changed_profiles)
-            return part
-
         result = ResolveResult()
         with unit_of_work(self.engine) as session:
             # the lock outside the savepoints: a rollback to one must not release it
@@ -116,7 +108,9 @@ class IdentityWorker:
                 return result
             # One savepoint for the whole pass; when it fails on a record's data, bisect to
             # the failing records, resolve the others, count the failures (quarantine).
-            outcome = run_isolated(session, ids, lambda chunk: resolve(session, chunk))
+            outcome = run_isolated(
+                session, ids, lambda chunk: resolve_step(session, record_ids=chunk, scorer=scorer)
+            )
             for part in outcome.results:
                 result.absorb(part)
             if outcome.failed:
