@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bench.identity_stream import _new_record, _stored_events
 from bench.ingest import bench_environment
 from identity.batch import load_frame, resolve_full
-from identity.service import resolve_dirty
+from identity.service import resolve_step
 from identity.splink_model import bare_splink_clusters, train_model
 from ingest.service import persist_events
 from kindred.db import make_engine, unit_of_work
@@ -47,7 +47,7 @@ def run(*, people: int = 50_000) -> dict[str, Any]:
                 persist_events(session, events)
         while True:
             with unit_of_work(engine) as session:
-                if resolve_dirty(session, limit=10_000).records == 0:
+                if resolve_step(session, limit=10_000).records == 0:
                     break
         with engine.connect() as conn:
             before = conn.execute(

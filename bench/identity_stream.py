@@ -26,7 +26,7 @@ from rich.console import Console
 from bench.ingest import bench_environment
 from connectors.events import Event, parse_event
 from identity.batch import train
-from identity.service import resolve_dirty
+from identity.service import resolve_step
 from identity.worker import IdentityConfig, IdentityWorker
 from ingest.service import persist_events
 from kindred.db import make_engine, unit_of_work
@@ -156,7 +156,7 @@ def run(
         t0 = time.perf_counter()
         while True:
             with unit_of_work(engine) as session:
-                if resolve_dirty(session, limit=10_000).records == 0:
+                if resolve_step(session, limit=10_000).records == 0:
                     break
         resolve_s = time.perf_counter() - t0
         console.print("training the model...")

@@ -351,7 +351,7 @@ def resolve(
 ) -> None:
     """Resolve identities now. ``--full``: every record through the full resolver
     (deterministic links, overrides, Splink, constrained clustering), keeping profile ids."""
-    from identity.service import resolve_dirty
+    from identity.service import resolve_step
 
     if full:
         from identity.batch import resolve_full
@@ -371,7 +371,7 @@ def resolve(
         task = progress.add_task("resolving", total=None)
         while True:
             with unit_of_work() as session:
-                step = resolve_dirty(session, limit=5000)
+                step = resolve_step(session, limit=5000)
             if step.records == 0:
                 break
             total += step.records
