@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -95,6 +95,15 @@ def dirty_records(
 def dirty_record_ids(session: Session, *, limit: int = 5000) -> list[int]:
     """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take."""
     return [row[0] for row in session.execute(_dirty_selection(limit, None)).all()]
+
+
+def dirty_backlog(conn: Connection) -> dict[str, Any]:
+    """Dirty source records (counted up to 1,000,000 through the partial index): the identity
+    worker's heartbeat probe."""
+    count = conn.execute(
+        text("SELECT count(*) FROM (SELECT 1 FROM source_records WHERE dirty LIMIT 1000000) d")
+    ).scalar()
+    return {"backlog": int(count or 0)}
 
 
 def clear_dirty(session: Session, records: Sequence[DirtyRecord]) -> None:

@@ -12,11 +12,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from kafka import KafkaProducer
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
+from identity.repository import dirty_backlog
 from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_step
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
@@ -34,14 +34,6 @@ from kindred.signals import stop_on_signals
 from kindred.workloop import Retry, run_loop
 
 log = logging.getLogger(__name__)
-
-
-def _dirty_backlog(conn: Connection) -> dict[str, Any]:
-    """Dirty source records (counted up to 1,000,000 through the partial index)."""
-    count = conn.execute(
-        text("SELECT count(*) FROM (SELECT 1 FROM source_records WHERE dirty LIMIT 1000000) d")
-    ).scalar()
-    return {"backlog": int(count or 0)}
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class IdentityWorker:
                 kind="identity",
                 every=heartbeat_every,
                 stuck_after=stuck_after,
-                probe=_dirty_backlog,
+                probe=dirty_backlog,
             )
             if heartbeat
             else None
