@@ -5,19 +5,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
 from api.validation import StorableModel, StorableStr
-from ingest.suppression import dropped_counts, suppression_keys
+from ingest.suppression import suppression_keys
 from kindred.security import Principal
-from profiles.privacy import RequestView, list_requests, submit_request
+from profiles.privacy import audit_trail, submit_request
+from profiles.schemas import PrivacyRequestList, PrivacyRequestOut
 
 router = APIRouter(prefix="/v1/privacy", tags=["privacy"], responses=ERROR_RESPONSES)
 
@@ -40,32 +40,6 @@ class PrivacyRequestIn(StorableModel):
         return self
 
 
-class PrivacyRequestOut(BaseModel):
-    """An audit row: no personal data (the subject's kind only, never its value)."""
-
-    id: uuid.UUID
-    type: str
-    subject_kind: str
-    requested_by: str
-    api_key_id: int | None
-    status: str
-    profiles: int
-    counts: dict[str, int]
-    hashes: int
-    created_at: datetime
-    completed_at: datetime | None
-
-
-class PrivacyRequestList(BaseModel):
-    requests: list[PrivacyRequestOut]
-    #: events dropped at ingest per source because they carried a suppressed identifier
-    suppressed_events: dict[str, int]
-
-
-def out(view: RequestView) -> PrivacyRequestOut:
-    return PrivacyRequestOut(**view.__dict__)
-
-
 @router.post(
     "/requests",
     response_model=PrivacyRequestOut,
@@ -78,7 +52,7 @@ def create_request(
     session: Session = Depends(get_session),
     principal: Principal = Depends(require("admin")),
 ) -> PrivacyRequestOut:
-    view = submit_request(
+    return submit_request(
         session,
         type=body.type,
         keys=suppression_keys(request.app.state.settings),
@@ -87,7 +61,6 @@ def create_request(
         identifier=body.identifier,
         profile_id=body.profile_id,
     )
-    return out(view)
 
 
 @router.get("/requests", response_model=PrivacyRequestList, summary="The privacy audit trail")
@@ -96,7 +69,4 @@ def read_requests(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("admin")),
 ) -> PrivacyRequestList:
-    return PrivacyRequestList(
-        requests=[out(v) for v in list_requests(session, limit=limit)],
-        suppressed_events=dropped_counts(session),
-    )
+    return audit_trail(session, limit=limit)

@@ -7,87 +7,35 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import get_session, require
 from api.errors import ERROR_RESPONSES
-from api.privacy import PrivacyRequestOut
-from api.privacy import out as privacy_out
-from api.schemas import (
-    IdentitiesOut,
-    IdentityOut,
-    JourneyOut,
-    ProfileList,
-    ProfileOut,
-    TouchpointOut,
-)
 from api.validation import StorableJsonObject
 from kindred.errors import InvalidValue
 from kindred.security import Principal
 from profiles.config import load_config, save_config
 from profiles.privacy import erase_profile
+from profiles.schemas import (
+    IdentitiesOut,
+    JourneyFullOut,
+    PrivacyRequestOut,
+    ProfileFullList,
+    ProfileFullOut,
+    ProfileSegmentsOut,
+)
 from profiles.segments import profile_segments
 from profiles.service import (
-    ProfileView,
     distribution,
     explain_profile,
-    find_profiles,
     get_identities,
-    get_journey,
     get_profile,
+    journey_out,
+    lookup_profiles,
 )
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"], responses=ERROR_RESPONSES)
-
-
-class ProfileFullOut(ProfileOut):
-    """The profile plus its computed traits (each with the reasons/inputs behind it)."""
-
-    computed: dict[str, Any] = {}
-    computed_at: datetime | None = None
-    stale: bool = False
-
-
-class ProfileFullList(ProfileList):
-    profiles: list[ProfileFullOut]  # type: ignore[assignment]
-
-
-class JourneyTouchpointOut(TouchpointOut):
-    stage: str | None = None
-    first_touch: bool = False
-    last_touch: bool = False
-
-
-class JourneyFullOut(JourneyOut):
-    items: list[JourneyTouchpointOut]  # type: ignore[assignment]
-    attribution: dict[str, Any] = {}
-
-
-class ProfileSegmentsOut(BaseModel):
-    profile_id: uuid.UUID
-    segments: list[dict[str, Any]]
-
-
-def _out(view: ProfileView) -> ProfileFullOut:
-    return ProfileFullOut(
-        id=view.id,
-        requested_id=view.requested_id,
-        merged=view.merged,
-        merged_into=view.id if view.merged else None,
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-        first_seen=view.first_seen,
-        last_seen=view.last_seen,
-        traits=view.traits,
-        provenance=view.provenance,
-        sources=view.sources,
-        account=view.account,
-        computed=view.computed,
-        computed_at=view.computed_at,
-        stale=view.stale,
-    )
 
 
 @router.get("/distribution", summary="Share of the base per temperature / lifecycle / stage")
@@ -128,10 +76,7 @@ def lookup(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ProfileFullList:
-    ids = find_profiles(session, identifier=identifier)
-    return ProfileFullList(
-        identifier=identifier, profiles=[_out(get_profile(session, profile_id=i)) for i in ids]
-    )
+    return lookup_profiles(session, identifier=identifier)
 
 
 @router.get("/{profile_id:uuid}", response_model=ProfileFullOut, summary="One unified profile")
@@ -140,7 +85,7 @@ def read_profile(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ProfileFullOut:
-    return _out(get_profile(session, profile_id=profile_id))
+    return get_profile(session, profile_id=profile_id)
 
 
 @router.delete(
@@ -154,13 +99,12 @@ def delete_profile(
     session: Session = Depends(get_session),
     principal: Principal = Depends(require("admin")),
 ) -> PrivacyRequestOut:
-    view = erase_profile(
+    return erase_profile(
         session,
         profile_id=profile_id,
         requested_by=f"api-key:{principal.key_id}:{principal.name}",
         api_key_id=principal.key_id,
     )
-    return privacy_out(view)
 
 
 @router.get("/{profile_id:uuid}/identities", response_model=IdentitiesOut)
@@ -169,8 +113,7 @@ def read_identities(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> IdentitiesOut:
-    live, items = get_identities(session, profile_id=profile_id)
-    return IdentitiesOut(profile_id=live, identities=[IdentityOut(**i) for i in items])
+    return get_identities(session, profile_id=profile_id)
 
 
 @router.get("/{profile_id:uuid}/journey", response_model=JourneyFullOut)
@@ -187,7 +130,7 @@ def read_journey(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> JourneyFullOut:
-    page = get_journey(
+    return journey_out(
         session,
         profile_id=profile_id,
         limit=limit,
@@ -197,12 +140,6 @@ def read_journey(
         since=since,
         until=until,
     )
-    return JourneyFullOut(
-        profile_id=page.profile_id,
-        items=[JourneyTouchpointOut(**i) for i in page.items],
-        next_cursor=page.next_cursor,
-        attribution=page.attribution,
-    )
 
 
 @router.get("/{profile_id:uuid}/segments", response_model=ProfileSegmentsOut)
@@ -211,8 +148,7 @@ def read_segments(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ProfileSegmentsOut:
-    live, items = profile_segments(session, profile_id=profile_id)
-    return ProfileSegmentsOut(profile_id=live, segments=items)
+    return profile_segments(session, profile_id=profile_id)
 
 
 @router.get("/{profile_id:uuid}/explain", summary="Why these records are one person")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from api.deps import get_session, require, state
 from api.errors import ERROR_RESPONSES
 from api.validation import StorableJson, StorableModel, StorableStr
 from kindred.security import Principal
+from profiles.schemas import MembersOut, SegmentChangesOut, SegmentList, SegmentOut
 from profiles.segments import (
-    SegmentView,
     changes_since,
     create_segment,
     delete_segment,
@@ -44,64 +43,10 @@ class SegmentIn(StorableModel):
     )
 
 
-class SegmentOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    description: str | None
-    level: str
-    rules: dict[str, Any]
-    consent: str | None
-    time_based: bool
-    member_count: int
-    estimated_size: int | None = None
-    computed_at: datetime | None
-    incremental_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    pending_profiles: int
-    lag_seconds: float | None
-    freshness: dict[str, Any]
-
-
-class SegmentList(BaseModel):
-    segments: list[SegmentOut]
-
-
-class MembersOut(BaseModel):
-    segment_id: uuid.UUID
-    member_kind: str
-    computed_at: datetime | None
-    lag_seconds: float | None
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-class ChangesOut(BaseModel):
-    segment_id: uuid.UUID
-    items: list[dict[str, Any]]
-    next_cursor: str
-    has_more: bool
-
-
-def _out(view: SegmentView) -> SegmentOut:
-    return SegmentOut(
-        id=view.id,
-        name=view.name,
-        description=view.description,
-        level=view.level,
-        rules=view.rules,
-        consent=view.consent,
-        time_based=view.time_based,
-        member_count=view.member_count,
-        estimated_size=view.estimated_size,
-        computed_at=view.computed_at,
-        incremental_at=view.incremental_at,
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-        pending_profiles=view.pending_profiles,
-        lag_seconds=view.lag_seconds,
-        freshness=view.freshness,
-    )
+class ChangesOut(SegmentChangesOut):
+    # the OpenAPI name stays ``api__segments__ChangesOut`` (``api.identity_admin`` has a
+    # ChangesOut too): the shape is ``profiles.schemas.SegmentChangesOut``
+    pass
 
 
 @router.post("", response_model=SegmentOut, status_code=201, summary="Create a segment")
@@ -113,16 +58,14 @@ def create(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("write")),
 ) -> SegmentOut:
-    return _out(
-        create_segment(
-            session,
-            name=body.name,
-            rules=body.rules,
-            level=body.level,
-            description=body.description,
-            consent=body.consent,
-            compute=compute,
-        )
+    return create_segment(
+        session,
+        name=body.name,
+        rules=body.rules,
+        level=body.level,
+        description=body.description,
+        consent=body.consent,
+        compute=compute,
     )
 
 
@@ -130,7 +73,7 @@ def create(
 def index(
     session: Session = Depends(get_session), _: Principal = Depends(require("read"))
 ) -> SegmentList:
-    return SegmentList(segments=[_out(v) for v in list_segments(session)])
+    return SegmentList(segments=list_segments(session))
 
 
 @router.get("/{segment_id}", response_model=SegmentOut, summary="One segment")
@@ -139,7 +82,7 @@ def read(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> SegmentOut:
-    return _out(get_segment(session, segment_id=segment_id))
+    return get_segment(session, segment_id=segment_id)
 
 
 @router.delete("/{segment_id}", status_code=204, summary="Delete a segment")
@@ -183,21 +126,13 @@ def members(
     accept = request.headers.get("accept", "")
     fmt = format or next((f for t, f in STREAM_TYPES.items() if t in accept), None)
     if fmt is None:
-        page = members_page(
+        return members_page(
             session,
             segment_id=segment_id,
             limit=limit,
             cursor=cursor,
             fields=fields,
             channel=channel,
-        )
-        return MembersOut(
-            segment_id=page.segment.id,
-            member_kind=page.member_kind,
-            computed_at=page.segment.computed_at,
-            lag_seconds=page.segment.lag_seconds,
-            items=page.items,
-            next_cursor=page.next_cursor,
         )
     # the stream outlives the request's session: it reads in a session of its own, in one
     # snapshot (COPY), validated before the first byte is sent
@@ -234,11 +169,5 @@ def changes(
     limit: int = Query(1000, ge=1, le=10000),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
-) -> ChangesOut:
-    page = changes_since(session, segment_id=segment_id, since=since, limit=limit)
-    return ChangesOut(
-        segment_id=page.segment_id,
-        items=page.items,
-        next_cursor=page.next_cursor,
-        has_more=page.has_more,
-    )
+) -> SegmentChangesOut:
+    return changes_since(session, segment_id=segment_id, since=since, limit=limit)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ def list_cmd() -> None:
     from profiles.segments import list_segments
 
     with unit_of_work() as session:
-        _print([asdict(v) for v in list_segments(session)])
+        _print([v.model_dump() for v in list_segments(session)])
 
 
 @app.command("create")
@@ -50,7 +49,7 @@ def create_cmd(
         if err.details:
             _print(err.details)
         raise typer.Exit(1) from err
-    _print(asdict(view))
+    _print(view.model_dump())
 
 
 @app.command("demo")
@@ -72,18 +71,12 @@ def demo_cmd() -> None:
 def recompute_cmd() -> None:
     """Mark every profile stale (the profiles worker recomputes traits and membership) and
     refresh the account rollups now."""
-    from sqlalchemy import update
-
     from kindred.db import unit_of_work
-    from kindred.models import Profile
     from profiles.config import load_config
-    from profiles.materialise import refresh_accounts
+    from profiles.materialise import mark_all_stale, refresh_accounts
 
     with unit_of_work() as session:
-        result = session.execute(
-            update(Profile).where(Profile.merged_into.is_(None)).values(stale=True)
-        )
-        n = int(getattr(result, "rowcount", 0) or 0)
+        n = mark_all_stale(session)
         accounts = refresh_accounts(session, config=load_config(session))
     _print({"profiles_marked_stale": n, "accounts_refreshed": accounts})
 

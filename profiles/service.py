@@ -7,14 +7,11 @@ profiles issue; the provenance needed for it is already kept per trait.
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from identity.service import (
@@ -24,37 +21,14 @@ from identity.service import (
     surviving_profile_id,
 )
 from kindred.errors import BadRequest, NotFound
-from kindred.models import (
-    Account,
-    AccountComputed,
-    AccountKey,
-    Profile,
-    RecordLink,
-    SourceRecord,
-    Touchpoint,
-)
+from kindred.models import Profile, SourceRecord, Touchpoint
+from profiles import cursor as cursors
+from profiles import repository as repo
 from profiles.computed import TP, stage_of
 from profiles.config import STAGES, ProfilesConfig, load_config
+from profiles.schemas import IdentitiesOut, JourneyFullOut, ProfileFullList, ProfileFullOut
 from profiles.traits import RecordTraits
 from profiles.traits import golden_record as traits_golden_record
-
-
-@dataclass(frozen=True)
-class ProfileView:
-    id: uuid.UUID
-    requested_id: uuid.UUID
-    merged: bool
-    created_at: datetime
-    updated_at: datetime
-    traits: dict[str, Any]
-    provenance: dict[str, dict[str, Any]]
-    sources: list[dict[str, Any]]
-    account: dict[str, Any] | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-    computed: dict[str, Any] = field(default_factory=dict)
-    computed_at: datetime | None = None
-    stale: bool = False
 
 
 def golden_record(
@@ -72,28 +46,25 @@ def golden_record(
     )
 
 
-def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileView:
+def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileFullOut:
     live_id = surviving_profile_id(session, profile_id)
     if live_id is None:
         raise NotFound(f"no profile {profile_id}")
     profile = session.get(Profile, live_id)
     if profile is None or profile.deleted:
         raise NotFound(f"no profile {profile_id}")
-    records = list(
-        session.execute(
-            select(SourceRecord)
-            .join(RecordLink, RecordLink.record_id == SourceRecord.id)
-            .where(RecordLink.profile_id == live_id, SourceRecord.deleted.is_(False))
-            .order_by(SourceRecord.id)
-        ).scalars()
-    )
+    records = repo.live_records(session, profile_id=live_id)
     traits, provenance = golden_record(records, config=load_config(session))
-    return ProfileView(
+    merged = live_id != profile_id
+    return ProfileFullOut(
         id=live_id,
         requested_id=profile_id,
-        merged=live_id != profile_id,
+        merged=merged,
+        merged_into=live_id if merged else None,
         created_at=profile.created_at,
         updated_at=profile.updated_at,
+        first_seen=min((r.first_seen for r in records), default=None),
+        last_seen=max((r.last_seen for r in records), default=None),
         traits=traits,
         provenance=provenance,
         sources=[
@@ -106,38 +77,46 @@ def get_profile(session: Session, *, profile_id: uuid.UUID) -> ProfileView:
             }
             for r in records
         ],
-        account=_account_of(session, records),
-        first_seen=min((r.first_seen for r in records), default=None),
-        last_seen=max((r.last_seen for r in records), default=None),
+        account=_account_of(session, profile, records),
         computed=profile.computed or {},
         computed_at=profile.computed_at,
         stale=profile.stale,
     )
 
 
-def _account_of(session: Session, records: list[SourceRecord]) -> dict[str, Any] | None:
+def _account_of(
+    session: Session, profile: Profile, records: list[SourceRecord]
+) -> dict[str, Any] | None:
+    """The account identity linked the profile to (``profiles.account_id``). ``via``: the
+    latest record whose account key is the account's, else the link's rule and evidence."""
+    if profile.account_id is None:
+        return None
+    found = repo.account_of(session, account_id=profile.account_id)
+    if found is None:
+        return None
+    account, rollup = found
     keyed = sorted(
         (r for r in records if r.account_key),
         key=lambda r: str((r.trait_meta or {}).get("__account__", {}).get("at", "")),
         reverse=True,
     )
-    for rec in keyed:
-        account = session.execute(
-            select(Account)
-            .join(AccountKey, AccountKey.account_id == Account.id)
-            .where(AccountKey.key == rec.account_key)
-        ).scalar_one_or_none()
-        if account is not None:
-            rollup = session.get(AccountComputed, account.id)
-            return {
-                "id": str(account.id),
-                "name": account.name,
-                "domain": account.domain,
-                "traits": account.traits,
-                "via": {"source": rec.source, "key": rec.account_key},
-                "computed": rollup.computed if rollup is not None else None,
-            }
-    return None
+    own = repo.keys_of_account(
+        session, account_id=account.id, keys=sorted({str(r.account_key) for r in keyed})
+    )
+    rec = next((r for r in keyed if r.account_key in own), None)
+    if rec is not None:
+        via: dict[str, Any] = {"source": rec.source, "key": rec.account_key}
+    else:
+        link = repo.account_link(session, profile_id=profile.id)
+        via = {"rule": link.rule, "evidence": link.evidence} if link is not None else {}
+    return {
+        "id": str(account.id),
+        "name": account.name,
+        "domain": account.domain,
+        "traits": account.traits,
+        "via": via,
+        "computed": rollup.computed if rollup is not None else None,
+    }
 
 
 def find_profiles(session: Session, *, identifier: str) -> list[uuid.UUID]:
@@ -149,30 +128,24 @@ def find_profiles(session: Session, *, identifier: str) -> list[uuid.UUID]:
     return profiles_by_identifier(session, kind=kind, value=value)
 
 
-def get_identities(
-    session: Session, *, profile_id: uuid.UUID
-) -> tuple[uuid.UUID, list[dict[str, Any]]]:
+def lookup_profiles(session: Session, *, identifier: str) -> ProfileFullList:
+    """Every profile holding ``identifier`` (TYPE:VALUE), each in full."""
+    ids = find_profiles(session, identifier=identifier)
+    return ProfileFullList(
+        identifier=identifier, profiles=[get_profile(session, profile_id=i) for i in ids]
+    )
+
+
+def get_identities(session: Session, *, profile_id: uuid.UUID) -> IdentitiesOut:
     live_id = surviving_profile_id(session, profile_id)
     if live_id is None:
         raise NotFound(f"no profile {profile_id}")
-    return live_id, identities_of(session, live_id)
+    return IdentitiesOut.model_validate(
+        {"profile_id": live_id, "identities": identities_of(session, live_id)}
+    )
 
 
 # --------------------------------------------------------------------------- journey
-
-
-def _encode_cursor(at: datetime, tid: int) -> str:
-    raw = json.dumps([at.isoformat(), tid]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, tid = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(at), int(tid)
-    except (ValueError, TypeError) as err:
-        raise BadRequest("cursor is not one this API issued; start again without it") from err
 
 
 @dataclass(frozen=True)
@@ -201,28 +174,14 @@ def _touch(t: Touchpoint) -> dict[str, Any]:
 def _attribution(session: Session, live_id: uuid.UUID, config: ProfilesConfig) -> dict[str, Any]:
     """First touch = the earliest touchpoint with campaign/UTM/click attribution; last touch =
     the latest such touchpoint before the first conversion (or the latest, without one)."""
-    base = (
-        select(Touchpoint)
-        .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
-        .where(RecordLink.profile_id == live_id, Touchpoint.campaign != text("'{}'::jsonb"))
-    )
     attributed = [
-        t
-        for t in session.execute(base.order_by(Touchpoint.occurred_at, Touchpoint.id)).scalars()
-        if _attributed(t.campaign)
+        t for t in repo.campaign_touchpoints(session, profile_id=live_id) if _attributed(t.campaign)
     ]
     if not attributed:
         return {"first_touch": None, "last_touch": None, "converted_at": None}
-    conversion = session.execute(
-        select(func.min(Touchpoint.occurred_at))
-        .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
-        .where(
-            RecordLink.profile_id == live_id,
-            func.lower(Touchpoint.name).in_(
-                [e.lower() for e in (config.lifecycle.purchase.event or [])]
-            ),
-        )
-    ).scalar_one_or_none()
+    conversion = repo.first_event_at(
+        session, profile_id=live_id, events=config.lifecycle.purchase.event or []
+    )
     before = [t for t in attributed if conversion is None or t.occurred_at <= conversion]
     last = before[-1] if before else attributed[-1]
     return {
@@ -258,38 +217,22 @@ def get_journey(
     if stage is not None and stage not in STAGES:
         raise BadRequest(f"stage must be one of {list(STAGES)}")
     config = load_config(session)
-    query = (
-        select(Touchpoint)
-        .join(RecordLink, RecordLink.record_id == Touchpoint.record_id)
-        .where(RecordLink.profile_id == live_id)
-    )
-    if channel:
-        query = query.where(Touchpoint.channel == channel)
-    if since is not None:
-        query = query.where(Touchpoint.occurred_at >= since)
-    if until is not None:
-        query = query.where(Touchpoint.occurred_at < until)
     attribution = _attribution(session, live_id, config)
     first_id = (attribution["first_touch"] or {}).get("id")
     last_id = (attribution["last_touch"] or {}).get("id")
     items: list[dict[str, Any]] = []
-    position = _decode_cursor(cursor) if cursor else None
+    position = cursors.decode_position(cursor) if cursor else None
     more = False
     chunk = max(limit + 1, 200) if stage else limit + 1
     while True:
-        page = query
-        if position is not None:
-            at, tid = position
-            page = page.where(
-                or_(
-                    Touchpoint.occurred_at > at,
-                    and_(Touchpoint.occurred_at == at, Touchpoint.id > tid),
-                )
-            )
-        rows = list(
-            session.execute(
-                page.order_by(Touchpoint.occurred_at, Touchpoint.id).limit(chunk)
-            ).scalars()
+        rows = repo.touchpoints_after(
+            session,
+            profile_id=live_id,
+            after=position,
+            limit=chunk,
+            channel=channel,
+            since=since,
+            until=until,
         )
         for t in rows:
             t_stage = _stage_for(config, t)
@@ -318,57 +261,51 @@ def get_journey(
             break
     next_cursor = None
     if more and items:
-        next_cursor = _encode_cursor(items[-1]["occurred_at"], items[-1]["id"])
+        next_cursor = cursors.encode_position(items[-1]["occurred_at"], items[-1]["id"])
     return JourneyPage(
         profile_id=live_id, items=items, next_cursor=next_cursor, attribution=attribution
     )
 
 
+def journey_out(session: Session, *, profile_id: uuid.UUID, **filters: Any) -> JourneyFullOut:
+    """``get_journey`` as the API's response shape (the items validated as touchpoints)."""
+    return JourneyFullOut.model_validate(
+        asdict(get_journey(session, profile_id=profile_id, **filters))
+    )
+
+
+DISTRIBUTIONS = {
+    "temperature": ("temperature", "value"),
+    "lifecycle": ("lifecycle", "stage"),
+    "journey_stage": ("journey", "stage"),
+    "churn_risk": ("churn_risk", "level"),
+}
+
+
 def distribution(session: Session, *, by: str) -> dict[str, Any]:
     """Share of live profiles per temperature / lifecycle stage / journey stage, plus the
     activity KPI (share of customers active in the last 90 days)."""
-    paths = {
-        "temperature": ("temperature", "value"),
-        "lifecycle": ("lifecycle", "stage"),
-        "journey_stage": ("journey", "stage"),
-        "churn_risk": ("churn_risk", "level"),
-    }
-    if by not in paths:
-        raise BadRequest(f"by must be one of {sorted(paths)}")
-    value = Profile.computed[paths[by][0]][paths[by][1]].astext
-    live = (Profile.merged_into.is_(None), Profile.deleted.is_(False))
-    rows = session.execute(
-        select(value, func.count()).where(*live).group_by(value).order_by(func.count().desc())
-    ).all()
-    total = sum(int(n) for _, n in rows)
-    customers_stages = ["active_customer", "re_acquired", "lapsing", "inactive"]
-    stage = Profile.computed["lifecycle"]["stage"].astext
-    customers = session.execute(
-        select(func.count()).where(*live, stage.in_(customers_stages))
-    ).scalar_one()
-    active = session.execute(
-        select(func.count()).where(
-            *live,
-            stage.in_(customers_stages),
-            func.kindred_ts(Profile.computed["lead_score"]["last_interaction_at"].astext)
-            >= func.now() - text("interval '90 days'"),
-        )
-    ).scalar_one()
+    if by not in DISTRIBUTIONS:
+        raise BadRequest(f"by must be one of {sorted(DISTRIBUTIONS)}")
+    section, key = DISTRIBUTIONS[by]
+    rows = repo.count_by(session, section=section, key=key)
+    total = sum(n for _, n in rows)
+    customers, active = repo.customer_activity(session, days=90)
     return {
         "by": by,
         "total": total,
         "groups": [
             {
                 "value": v,
-                "profiles": int(n),
-                "share": round(int(n) / total, 4) if total else 0.0,
+                "profiles": n,
+                "share": round(n / total, 4) if total else 0.0,
             }
             for v, n in rows
         ],
         "customer_activity": {
-            "customers": int(customers),
-            "active_90d": int(active),
-            "share_active": round(int(active) / int(customers), 4) if customers else 0.0,
+            "customers": customers,
+            "active_90d": active,
+            "share_active": round(active / customers, 4) if customers else 0.0,
         },
     }
 

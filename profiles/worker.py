@@ -21,34 +21,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
-from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from kindred.db import unit_of_work
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
-from kindred.models import Profile, ProfilesCursor
 from kindred.quarantine import (
     DEFAULT_MAX_ATTEMPTS,
     KIND_PROFILE,
     Isolated,
     clear_failures,
     has_pending_failures,
-    not_quarantined,
     quarantine_failures,
     run_isolated,
 )
 from kindred.signals import stop_on_signals
 from kindred.workloop import Retry, run_loop
+from profiles import repository as repo
 from profiles.config import ProfilesConfig, load_config
-from profiles.materialise import (
-    clear_stale,
-    due_batch,
-    recompute_profiles,
-    refresh_accounts,
-    stale_batch,
-)
+from profiles.materialise import recompute_profiles, refresh_accounts
 from profiles.segments import (
     changes_after,
     due_segments,
@@ -99,12 +91,10 @@ def process_stale(
     result = TickResult()
     # Lock order: the membership lock first, then profile rows (segment computes take them in
     # the same order). The unlocked peek keeps idle ticks from queueing behind the lock.
-    # bare ``stale``: the predicate of the partial index ix_profiles_stale
-    peek = select(Profile.id).where(Profile.stale, not_quarantined(KIND_PROFILE, Profile.id))
-    if session.execute(peek.limit(1)).first() is None:
+    if not repo.has_stale(session):
         return result
     lock_changes(session)  # outside the savepoints, as the row locks of stale_batch
-    batch = stale_batch(session, limit=limit)
+    batch = repo.stale_batch(session, limit=limit)
     if not batch:
         return result
     config = config or load_config(session)
@@ -152,7 +142,7 @@ def _process_stale_batch(
     ]
     if gone:
         result.removed = remove_profiles(session, gone=gone)
-        clear_stale(session, profile_ids=[g[0] for g in gone])
+        repo.clear_stale(session, profile_ids=[g[0] for g in gone])
     if live:
         result.recomputed = recompute_profiles(session, profile_ids=live, config=config)
         totals = evaluate_for_profiles(session, profile_ids=live, cause="profile changed")
@@ -170,7 +160,7 @@ def refresh_due_profiles(
 ) -> int:
     """Recompute profiles whose computed traits aged (time decay), and re-evaluate them.
     Failing profiles are isolated and counted as in ``process_stale``."""
-    ids = due_batch(session, older_than_s=config.schedule.recompute_after_seconds, limit=limit)
+    ids = repo.due_batch(session, older_than_s=config.schedule.recompute_after_seconds, limit=limit)
     if not ids:
         return 0
     lock_changes(session)
@@ -220,12 +210,7 @@ class SegmentChangesPublisher:
 
     def publish_pending(self, engine: Engine, *, limit: int = 2000) -> int:
         with unit_of_work(engine) as session:
-            position = (
-                session.execute(
-                    select(ProfilesCursor.position).where(ProfilesCursor.name == PUBLISH_CURSOR)
-                ).scalar_one_or_none()
-                or 0
-            )
+            position = repo.cursor_position(session, name=PUBLISH_CURSOR)
             changes = changes_after(session, after_id=position, limit=limit)
         if not changes:
             return 0
@@ -236,13 +221,7 @@ class SegmentChangesPublisher:
         )
         last = changes[-1]["change_id"]
         with unit_of_work(engine) as session:
-            session.execute(
-                pg_insert(ProfilesCursor)
-                .values(name=PUBLISH_CURSOR, position=last)
-                .on_conflict_do_update(
-                    index_elements=[ProfilesCursor.name], set_={"position": last}
-                )
-            )
+            repo.store_cursor(session, name=PUBLISH_CURSOR, position=last)
         return len(changes)
 
     def close(self) -> None:
@@ -259,10 +238,7 @@ class SegmentChangesPublisher:
 
 def _stale_backlog(conn: Connection) -> dict[str, Any]:
     """Stale profiles (counted up to 1,000,000 through the partial index)."""
-    count = conn.execute(
-        text("SELECT count(*) FROM (SELECT 1 FROM profiles WHERE stale LIMIT 1000000) s")
-    ).scalar()
-    return {"backlog": int(count or 0)}
+    return {"backlog": repo.stale_backlog(conn)}
 
 
 def _default_bootstrap() -> str | None:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from kindred.models import Segment
 from profiles.config import DECISION_MAKER_TITLES, load_config
 from profiles.materialise import refresh_accounts
-from profiles.segments import SegmentView, create_segment
+from profiles.schemas import SegmentOut
+from profiles.segments import create_segment
 
 DEMO_SEGMENTS: list[dict[str, Any]] = [
     {
@@ -86,7 +87,7 @@ DEMO_SEGMENTS: list[dict[str, Any]] = [
 ]
 
 
-def create_demo_segments(session: Session, *, compute: bool = True) -> list[SegmentView]:
+def create_demo_segments(session: Session, *, compute: bool = True) -> list[SegmentOut]:
     """The ready-made playbook segments of the demo (existing names are left alone). Account
     rollups are refreshed first so that key-account segments have members right away."""
     refresh_accounts(session, config=load_config(session))

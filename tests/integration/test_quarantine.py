@@ -26,7 +26,7 @@ from kindred.quarantine import (
     release_quarantine,
 )
 from profiles.config import load_config
-from profiles.materialise import due_batch, stale_batch
+from profiles.repository import due_batch, stale_batch
 from profiles.worker import process_stale, refresh_due_profiles
 from tests.helpers import basic, make_source, message, wait_for
 
