@@ -7,7 +7,6 @@ owns the transaction (this module flushes, never commits).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,13 +15,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connectors.events import Event
+from ingest import repository
 from ingest.suppression import default_suppression_keys, drop_suppressed
-from kindred.db import execute_arrays
-from kindred.models import Source as SourceRow
 
 #: trait names (after lower-casing and removing separators) that carry an identifier
 IDENTIFIER_TRAITS = {
@@ -43,57 +40,6 @@ UTM_FIELDS = {
     "utm_content": "content",
 }
 CLICK_IDS = ("gclid", "fbclid", "yclid", "msclkid", "gbraid", "wbraid", "ttclid", "li_fat_id")
-
-
-# Bulk writes pass one array per column and unnest them server-side: a constant number of
-# parameters per statement, however large the batch.
-SELECT_KNOWN_EVENTS = (
-    "SELECT e.source, e.message_id FROM events e JOIN unnest(CAST(%(source)b AS text[]), "
-    "CAST(%(message_id)b AS text[])) AS k(source, message_id) "
-    "ON e.source = k.source AND e.message_id = k.message_id"
-)
-LOCK_RECORDS = (
-    "SELECT r.source, r.record_key, r.traits, r.trait_meta, r.external_ids, r.first_seen, "
-    "r.last_seen, r.account_key FROM source_records r JOIN unnest(CAST(%(source)b AS text[]), "
-    "CAST(%(record_key)b AS text[])) AS k(source, record_key) "
-    "ON r.source = k.source AND r.record_key = k.record_key "
-    "ORDER BY r.source, r.record_key FOR UPDATE OF r"
-)
-INSERT_EVENTS = (
-    "INSERT INTO events (source, message_id, type, event, channel, record_id, occurred_at, "
-    "payload) "
-    "SELECT * FROM unnest(CAST(%(source)b AS text[]), CAST(%(message_id)b AS text[]), "
-    "CAST(%(type)b AS text[]), CAST(%(event)b AS text[]), CAST(%(channel)b AS text[]), "
-    "CAST(%(record_id)b AS bigint[]), "
-    "CAST(%(occurred_at)b AS timestamptz[]), CAST(%(payload)b AS jsonb[])) "
-    "ON CONFLICT (source, message_id) DO NOTHING RETURNING id, source, message_id"
-)
-UPSERT_RECORDS = (
-    "INSERT INTO source_records (source, record_key, channel, traits, trait_meta, external_ids, "
-    "first_seen, last_seen, account_key) "
-    "SELECT * FROM unnest(CAST(%(source)b AS text[]), CAST(%(record_key)b AS text[]), "
-    "CAST(%(channel)b AS text[]), CAST(%(traits)b AS jsonb[]), CAST(%(trait_meta)b AS jsonb[]), "
-    "CAST(%(external_ids)b AS jsonb[]), CAST(%(first_seen)b AS timestamptz[]), "
-    "CAST(%(last_seen)b AS timestamptz[]), CAST(%(account_key)b AS text[])) "
-    "ON CONFLICT (source, record_key) DO UPDATE SET traits = EXCLUDED.traits, "
-    "trait_meta = EXCLUDED.trait_meta, external_ids = EXCLUDED.external_ids, "
-    "first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen, "
-    "account_key = EXCLUDED.account_key, dirty = true, updated_at = now() "
-    "RETURNING id, source, record_key"
-)
-INSERT_TOUCHPOINTS = (
-    "INSERT INTO touchpoints (event_id, record_id, occurred_at, channel, type, name, source, "
-    "campaign, properties) "
-    "SELECT * FROM unnest(CAST(%(event_id)b AS bigint[]), CAST(%(record_id)b AS bigint[]), "
-    "CAST(%(occurred_at)b AS timestamptz[]), CAST(%(channel)b AS text[]), "
-    "CAST(%(type)b AS text[]), CAST(%(name)b AS text[]), CAST(%(source)b AS text[]), "
-    "CAST(%(campaign)b AS jsonb[]), "
-    "CAST(%(properties)b AS jsonb[])) ON CONFLICT DO NOTHING"
-)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 @dataclass
@@ -245,15 +191,7 @@ def persist_events(
         return result
 
     # 1. skip events already stored (the unique constraint still decides at insert time).
-    keys = list(unique)
-    known = set(
-        execute_arrays(
-            session,
-            SELECT_KNOWN_EVENTS,
-            {"source": [k[0] for k in keys], "message_id": [k[1] for k in keys]},
-            returning=True,
-        )
-    )
+    known = repository.known_events(session, list(unique))
     candidates = [ev for key, ev in unique.items() if key not in known]
     if not candidates:
         result.duplicates = len(unique)
@@ -270,46 +208,14 @@ def persist_events(
             by_record[(ev.source, person)].append(ev)
     record_ids: dict[tuple[str, str], int] = {}
     if by_record:
-        wanted = sorted(by_record)
-        existing = {
-            (row[0], row[1]): {
-                "traits": row[2],
-                "trait_meta": row[3],
-                "external_ids": row[4],
-                "first_seen": row[5],
-                "last_seen": row[6],
-                "account_key": row[7],
-            }
-            for row in execute_arrays(
-                session,
-                LOCK_RECORDS,
-                {"source": [w[0] for w in wanted], "record_key": [w[1] for w in wanted]},
-                returning=True,
-            )
-        }
+        existing = repository.lock_records(session, sorted(by_record))
         upserts = []
         for (source, record_key), evs in sorted(by_record.items()):
             merged = _merge_record(existing.get((source, record_key)), evs)
             upserts.append(
                 {"source": source, "record_key": record_key, "channel": evs[0].channel, **merged}
             )
-        for rid, source, record_key in execute_arrays(
-            session,
-            UPSERT_RECORDS,
-            {
-                "source": [u["source"] for u in upserts],
-                "record_key": [u["record_key"] for u in upserts],
-                "channel": [u["channel"] for u in upserts],
-                "traits": [_json(u["traits"]) for u in upserts],
-                "trait_meta": [_json(u["trait_meta"]) for u in upserts],
-                "external_ids": [_json(u["external_ids"]) for u in upserts],
-                "first_seen": [u["first_seen"] for u in upserts],
-                "last_seen": [u["last_seen"] for u in upserts],
-                "account_key": [u["account_key"] for u in upserts],
-            },
-            returning=True,
-        ):
-            record_ids[(source, record_key)] = rid
+        record_ids = repository.upsert_records(session, upserts)
         result.records_touched = len(record_ids)
 
     # 4. the events themselves, already pointing at their record.
@@ -317,26 +223,23 @@ def persist_events(
         person = ev.person_key
         return record_ids[(ev.source, person)] if person is not None else None
 
-    inserted = execute_arrays(
+    new_ids = repository.insert_events(
         session,
-        INSERT_EVENTS,
-        {
-            "source": [ev.source for ev in candidates],
-            "message_id": [ev.message_id for ev in candidates],
-            "type": [ev.type for ev in candidates],
-            "event": [ev.event if ev.type == "track" else (ev.name or None) for ev in candidates],
-            "channel": [ev.channel for ev in candidates],
-            "record_id": [record_of(ev) for ev in candidates],
-            "occurred_at": [ev.occurred_at for ev in candidates],
-            "payload": [
-                payloads.get((ev.source, ev.message_id))
-                or ev.model_dump_json(by_alias=True, exclude_none=True)
-                for ev in candidates
-            ],
-        },
-        returning=True,
+        [
+            {
+                "source": ev.source,
+                "message_id": ev.message_id,
+                "type": ev.type,
+                "event": ev.event if ev.type == "track" else (ev.name or None),
+                "channel": ev.channel,
+                "record_id": record_of(ev),
+                "occurred_at": ev.occurred_at,
+                "payload": payloads.get((ev.source, ev.message_id))
+                or ev.model_dump_json(by_alias=True, exclude_none=True),
+            }
+            for ev in candidates
+        ],
     )
-    new_ids = {(src, mid): eid for eid, src, mid in inserted}
     result.inserted = len(new_ids)
     result.duplicates = len(unique) - len(new_ids)
     result.inserted_ids = list(new_ids.values())
@@ -360,32 +263,13 @@ def persist_events(
             }
         )
     if touchpoints:
-        execute_arrays(
-            session,
-            INSERT_TOUCHPOINTS,
-            {
-                "event_id": [t["event_id"] for t in touchpoints],
-                "record_id": [t["record_id"] for t in touchpoints],
-                "occurred_at": [t["occurred_at"] for t in touchpoints],
-                "channel": [t["channel"] for t in touchpoints],
-                "type": [t["type"] for t in touchpoints],
-                "name": [t["name"] for t in touchpoints],
-                "source": [t["source"] for t in touchpoints],
-                "campaign": [_json(t["campaign"]) for t in touchpoints],
-                "properties": [_json(t["properties"]) for t in touchpoints],
-            },
-        )
+        repository.insert_touchpoints(session, touchpoints)
 
     # 6. per-source counters, one statement per source.
     per_source: dict[str, int] = defaultdict(int)
     for source, _ in new_ids:
         per_source[source] += 1
-    for source, count in per_source.items():
-        session.execute(
-            update(SourceRow)
-            .where(SourceRow.name == source)
-            .values(accepted_count=SourceRow.accepted_count + count)
-        )
+    repository.count_accepted(session, per_source)
     session.flush()
     return result
 
@@ -412,58 +296,22 @@ def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
         assert ev.group_id is not None
         traits_by_key[ev.group_id].update({k: v for k, v in ev.traits.items() if v is not None})
     keys = sorted(traits_by_key)
-    known = dict(
-        (k, a)
-        for k, a in execute_arrays(
-            session,
-            "SELECT key, account_id FROM account_keys WHERE key = ANY(CAST(%(keys)b AS text[]))",
-            {"keys": keys},
-            returning=True,
-        )
-    )
-    new = [k for k in keys if k not in known]
-    new_ids = [uuid.uuid4() for _ in new]
-    names = []
-    domains = []
+    known = repository.account_ids(session, keys)
+    rows = []
     for key in keys:
         traits = traits_by_key[key]
         name = traits.get("name")
-        names.append(name if isinstance(name, str) else None)
-        domains.append(_domain_of(traits.get("domain") or traits.get("website")))
+        rows.append(
+            {
+                "key": key,
+                "name": name if isinstance(name, str) else None,
+                "domain": _domain_of(traits.get("domain") or traits.get("website")),
+                "traits": traits,
+            }
+        )
+    new = [{**row, "id": uuid.uuid4()} for row in rows if row["key"] not in known]
     if new:
-        index = {k: i for i, k in enumerate(keys)}
-        execute_arrays(
-            session,
-            "INSERT INTO accounts (id, name, domain, traits) SELECT * FROM unnest("
-            "CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), CAST(%(domain)b AS text[]), "
-            "CAST(%(traits)b AS jsonb[]))",
-            {
-                "id": new_ids,
-                "name": [names[index[k]] for k in new],
-                "domain": [domains[index[k]] for k in new],
-                "traits": [_json(traits_by_key[k]) for k in new],
-            },
-        )
-        execute_arrays(
-            session,
-            "INSERT INTO account_keys (key, account_id) SELECT * FROM unnest("
-            "CAST(%(key)b AS text[]), CAST(%(id)b AS uuid[])) ON CONFLICT DO NOTHING",
-            {"key": new, "id": new_ids},
-        )
-    old = [k for k in keys if k in known]
+        repository.insert_accounts(session, new)
+    old = [{**row, "id": known[row["key"]]} for row in rows if row["key"] in known]
     if old:
-        index = {k: i for i, k in enumerate(keys)}
-        execute_arrays(
-            session,
-            "UPDATE accounts a SET traits = a.traits || v.traits, "
-            "name = coalesce(v.name, a.name), domain = coalesce(v.domain, a.domain), "
-            "updated_at = now() FROM unnest(CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), "
-            "CAST(%(domain)b AS text[]), CAST(%(traits)b AS jsonb[])) AS v(id, name, domain, "
-            "traits) WHERE a.id = v.id",
-            {
-                "id": [known[k] for k in old],
-                "name": [names[index[k]] for k in old],
-                "domain": [domains[index[k]] for k in old],
-                "traits": [_json(traits_by_key[k]) for k in old],
-            },
-        )
+        repository.update_accounts(session, old)

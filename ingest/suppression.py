@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from connectors.events import Event
-from kindred.db import execute_arrays
+from ingest import repository
 from kindred.identifiers import normalise_email, normalise_id, normalise_phone
 from kindred.models import Source, Suppression, SuppressionCount
 from kindred.secrets import previous_key_bytes, secret_key_bytes
@@ -46,17 +46,6 @@ _PURPOSE = b"kindred:suppression:v1"
 
 #: (namespace, hex hash)
 HashKey = tuple[str, str]
-
-SELECT_SUPPRESSED = (
-    "SELECT s.kind, s.hash FROM suppressions s JOIN unnest(CAST(%(kind)b AS text[]), "
-    "CAST(%(hash)b AS text[])) AS k(kind, hash) ON s.kind = k.kind AND s.hash = k.hash"
-)
-COUNT_DROPPED = (
-    "INSERT INTO suppression_counts (source, dropped) "
-    "SELECT * FROM unnest(CAST(%(source)b AS text[]), CAST(%(dropped)b AS bigint[])) "
-    "ON CONFLICT (source) DO UPDATE SET dropped = suppression_counts.dropped + EXCLUDED.dropped, "
-    "last_dropped_at = now()"
-)
 
 
 def _derive(master: bytes) -> bytes:
@@ -141,25 +130,14 @@ def drop_suppressed(
     wanted = sorted(set().union(*per_event.values())) if per_event else []
     if not wanted:
         return 0
-    hit = {
-        (kind, value)
-        for kind, value in execute_arrays(
-            session,
-            SELECT_SUPPRESSED,
-            {"kind": [w[0] for w in wanted], "hash": [w[1] for w in wanted]},
-            returning=True,
-        )
-    }
+    hit = repository.suppressed(session, wanted)
     if not hit:
         return 0
     dropped = [key for key, hashes in per_event.items() if hashes & hit]
     per_source = Counter(source for source, _ in dropped)
     for key in dropped:
         del events[key]
-    names = sorted(per_source)
-    execute_arrays(
-        session, COUNT_DROPPED, {"source": names, "dropped": [per_source[n] for n in names]}
-    )
+    repository.count_dropped(session, per_source)
     return len(dropped)
 
 

@@ -7,7 +7,7 @@ Order per poll batch (never the other way round):
 4. dead letters published to the DLQ topic (acknowledged);
 5. Kafka offsets committed.
 A crash anywhere before 5 replays the batch, which changes nothing. SIGTERM finishes the
-current batch and exits.
+current batch and exits. Steps 1, 2 and 4 are ``ingest.batch``; this module is the Kafka side.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import (
@@ -30,14 +30,12 @@ from kafka import (
     TopicPartition,
 )
 from kafka.errors import KafkaError
-from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from connectors.events import Event, InvalidEvent, event_from_bytes
-from ingest.service import persist_events
+from ingest import repository
+from ingest.batch import BatchOutcome, process_batch, publish_dead_letters
 from kindred.db import unit_of_work
-from kindred.dberrors import describe, is_transient, storable_text
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import (
     BrokerUnavailable,
@@ -48,9 +46,7 @@ from kindred.kafka import (
     make_producer,
     probe_consumer,
     reset_group,
-    send_all,
 )
-from kindred.models import ConsumerOffset, DeadLetter
 from kindred.signals import stop_on_signals
 from kindred.workloop import Retry
 
@@ -68,25 +64,6 @@ class IngestConfig:
 
 
 @dataclass
-class Letter:
-    """A message that could not be processed, with why."""
-
-    raw: bytes
-    reason: str
-    topic: str
-    partition: int
-    offset: int
-    source: str | None = None
-
-
-@dataclass
-class BatchOutcome:
-    persisted: int = 0
-    duplicates: int = 0
-    dead: list[Letter] = field(default_factory=list)
-
-
-@dataclass
 class Stats:
     batches: int = 0
     messages: int = 0
@@ -95,115 +72,12 @@ class Stats:
     dead_letters: int = 0
 
 
-def _source_hint(raw: bytes) -> str | None:
-    import json
-
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    value = data.get("source") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def process_batch(session: Session, messages: Sequence[Any]) -> BatchOutcome:
-    """Validate and persist one poll batch inside the caller's transaction.
-
-    Whatever the database (or our own code) refuses in a write isolates the events that cause
-    it by bisection, each attempt in its own savepoint: exactly those are dead-lettered with
-    the reason and the rest is written in the same pass. Outages (a lost connection, a
-    deadlock) are not the events' fault: they propagate so that the whole batch is retried."""
-    outcome = BatchOutcome()
-    good: list[tuple[Any, Event]] = []
-    for msg in messages:
-        try:
-            good.append((msg, event_from_bytes(msg.value)))
-        except InvalidEvent as err:
-            outcome.dead.append(_letter(msg, err.reason))
-    _persist_isolating(session, good, outcome)
-    if outcome.dead:
-        session.execute(
-            pg_insert(DeadLetter).on_conflict_do_nothing(),
-            [
-                {
-                    "source": d.source,
-                    "reason": d.reason,
-                    "payload": storable_text(d.raw.decode("utf-8", errors="backslashreplace")),
-                    "topic": d.topic,
-                    "partition": d.partition,
-                    "offset": d.offset,
-                }
-                for d in outcome.dead
-            ],
-        )
-    return outcome
-
-
-def _persist_isolating(
-    session: Session, items: Sequence[tuple[Any, Event]], outcome: BatchOutcome
-) -> None:
-    if not items:
-        return
-    try:
-        with session.begin_nested():
-            res = persist_events(session, [ev for _, ev in items], raw=[m.value for m, _ in items])
-    except Exception as err:
-        if is_transient(err):
-            raise
-        if len(items) == 1:
-            msg = items[0][0]
-            log.warning("event at %s:%s:%s refused: %s", msg.topic, msg.partition, msg.offset, err)
-            outcome.dead.append(_letter(msg, f"database rejected the event: {describe(err)}"))
-            return
-        log.warning("batch write of %d events failed (%s); isolating", len(items), describe(err))
-        half = len(items) // 2
-        _persist_isolating(session, items[:half], outcome)
-        _persist_isolating(session, items[half:], outcome)
-        return
-    outcome.persisted += res.inserted
-    outcome.duplicates += res.duplicates
-
-
-def _letter(msg: Any, reason: str) -> Letter:
-    raw = msg.value if isinstance(msg.value, bytes) else bytes(msg.value or b"")
-    source = _source_hint(raw)
-    return Letter(
-        raw,
-        storable_text(reason),
-        msg.topic,
-        msg.partition,
-        msg.offset,
-        storable_text(source)[:200] if source else None,
-    )
-
-
-def publish_dead_letters(producer: KafkaProducer, dlq_topic: str, dead: Sequence[Letter]) -> None:
-    for d in dead:
-        headers = [
-            ("reason", d.reason.encode()),
-            ("source", (d.source or "").encode()),
-            ("original_topic", d.topic.encode()),
-            ("original_partition", str(d.partition).encode()),
-            ("original_offset", str(d.offset).encode()),
-        ]
-        send_all(producer, dlq_topic, [(None, d.raw)], headers=headers)
-
-
 def offsets_after(messages: Sequence[Any]) -> dict[TopicPartition, OffsetAndMetadata]:
     last: dict[TopicPartition, int] = {}
     for m in messages:
         tp = TopicPartition(m.topic, m.partition)
         last[tp] = max(last.get(tp, -1), m.offset)
     return {tp: OffsetAndMetadata(off + 1, None, -1) for tp, off in last.items()}
-
-
-_STORE_OFFSETS = """
-INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, epoch, updated_at)
-SELECT %(group_id)s, t, p, o, %(epoch)s, now()
-FROM unnest(%(topic)s::text[], %(partition)s::int[], %(offset)s::bigint[]) AS u(t, p, o)
-ON CONFLICT (group_id, topic, partition) DO UPDATE
-SET next_offset = EXCLUDED.next_offset, epoch = EXCLUDED.epoch, updated_at = now()
-"""
 
 
 def store_offsets(
@@ -216,29 +90,12 @@ def store_offsets(
     """Remember where the group stands, in the transaction that stored the batch: the
     database, not the broker, is the record of what has been ingested."""
     items = sorted(offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition))
-    session.connection().exec_driver_sql(
-        _STORE_OFFSETS,
-        {
-            "group_id": group_id,
-            "epoch": epoch,
-            "topic": [tp.topic for tp, _ in items],
-            "partition": [tp.partition for tp, _ in items],
-            "offset": [om.offset for _, om in items],
-        },
+    repository.store_offsets(
+        session,
+        group_id=group_id,
+        epoch=epoch,
+        offsets=[(tp.topic, tp.partition, om.offset) for tp, om in items],
     )
-
-
-def stored_offsets(engine: Engine, *, group_id: str, topic: str, epoch: str) -> dict[int, int]:
-    """Partition -> next offset to read, for offsets of this broker log (``epoch``)."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(ConsumerOffset.partition, ConsumerOffset.next_offset).where(
-                ConsumerOffset.group_id == group_id,
-                ConsumerOffset.topic == topic,
-                ConsumerOffset.epoch == epoch,
-            )
-        ).all()
-    return {int(p): int(o) for p, o in rows}
 
 
 class _StartFromStored(ConsumerRebalanceListener):
@@ -343,7 +200,7 @@ class IngestWorker:
         if consumer is None or not assigned:
             return
         try:
-            stored = stored_offsets(
+            stored = repository.stored_offsets(
                 self.engine,
                 group_id=self.config.group_id,
                 topic=self.config.topic,
@@ -492,9 +349,7 @@ class IngestWorker:
                 # of deleting it again under the feet of those already joining.
                 conn = self.engine.connect()
                 key = f"kindred:kafka-group-reset:{self.config.group_id}"
-                if conn.execute(
-                    text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}
-                ).scalar():
+                if repository.try_session_lock(conn, key):
                     conn.commit()
                     self._reset_lock = conn
                     self._reset_lock_until = time.monotonic() + self.stuck_after
