@@ -61,161 +61,35 @@ They must never merge.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from identity import normalize as nz
 from identity.records import canonical_person_frame
+from samples.variation import (
+    COMPANY_A,
+    COMPANY_B,
+    FIRST,
+    FREE,
+    LAST,
+    LEGAL,
+    ROLE,
+    RUSSIAN_FIRST,
+    RUSSIAN_LAST,
+    SYL_A,
+    SYL_B,
+    TITLES,
+    case,
+    nick_reverse,
+    or_none,
+    pairs,
+    phone_format,
+    pick,
+    typo,
+    unique_numbers,
+)
 
 STRONG_ID_COLUMNS: tuple[str, ...] = ("crm_id", "user_id")
-
-
-def _or_none(mask: np.ndarray[Any, Any], values: Any) -> np.ndarray[Any, Any]:
-    """``values`` where ``mask``, else None (object array)."""
-    out = np.empty(len(mask), dtype=object)
-    out[mask] = np.asarray(values, dtype=object)[mask]
-    return out
-
-
-def _words(text: str, sep: str | None = None) -> list[str]:
-    return [w.strip() for w in text.split(sep) if w.strip()]
-
-
-_FIRST = _words(
-    "james john robert michael william david richard joseph thomas charles christopher "
-    "daniel matthew anthony mark donald steven paul andrew joshua kenneth kevin brian "
-    "george timothy ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan "
-    "stephen larry justin scott brandon benjamin samuel gregory alexander frank patrick "
-    "raymond jack dennis jerry tyler aaron jose adam nathan henry douglas zachary peter "
-    "kyle noah ethan jeremy walter christian keith roger terry austin sean gerald carl "
-    "harold dylan arthur lawrence jordan jesse bryan billy bruce gabriel joe logan alan "
-    "juan albert willie elijah wayne randy mary patricia jennifer linda elizabeth barbara "
-    "susan jessica sarah karen lisa nancy betty sandra margaret ashley kimberly emily "
-    "donna michelle carol amanda melissa deborah stephanie dorothy rebecca sharon laura "
-    "cynthia amy kathleen angela shirley brenda emma anna pamela nicole samantha katherine "
-    "christine helen debra rachel carolyn janet maria olivia heather diane julie joyce "
-    "victoria ruth virginia lauren kelly christina joan evelyn judith andrea hannah megan "
-    "cheryl jacqueline martha madison teresa gloria sara janice ann kathryn abigail sophia "
-    "frances jean alice judy isabella julia grace amber denise danielle marilyn beverly "
-    "charlotte natalie theresa diana brittany doris kayla alexis lori marie "
-)
-_RUSSIAN_FIRST = _words(
-    "Александр Дмитрий Сергей Андрей Алексей Иван Михаил Наталья Елена Ольга Татьяна Мария "
-    "Анна Ирина "
-)
-_RUSSIAN_LAST = _words(
-    "Иванов Смирнов Кузнецов Попов Васильев Петров Соколов Михайлов Новиков Федоров "
-    "Морозов Волков Лебедев Козлов "
-)
-_LAST = _words(
-    "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez "
-    "lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson "
-    "white harris sanchez clark ramirez lewis robinson walker young allen king wright "
-    "scott torres nguyen hill flores green adams nelson baker hall rivera campbell "
-    "mitchell carter roberts gomez phillips evans turner diaz parker cruz edwards collins "
-    "reyes stewart morris morales murphy cook rogers gutierrez ortiz morgan cooper "
-    "peterson bailey reed kelly howard ramos kim cox ward richardson watson brooks chavez "
-    "wood james bennett gray mendoza ruiz hughes price alvarez castillo sanders patel "
-    "myers long ross foster jimenez "
-)
-_SYL_A = "bar ber bor cal car dan del dor fal fer gal gar hal har kel ken lan lar mal mar nor " \
-    "pel per ral ren sal sel tal ter val ven wal wen zel kor bran stal gren"  # fmt: skip
-_SYL_B = "ton son ley man berg field ford wood well land stein sky ridge more worth ham by " \
-    "dale win ger ner ick ard ett ine ova enko ski sen strom holm"  # fmt: skip
-_COMPANY_A = "acme global united pioneer summit apex vertex nova blue red green silver golden " \
-    "north south east west alpha delta omega prime bright clear rapid smart first metro " \
-    "urban coastal harbor river mountain"  # fmt: skip
-_COMPANY_B = "systems solutions logistics foods media labs analytics partners holdings " \
-    "consulting software energy health capital dynamics networks industries retail " \
-    "robotics finance"  # fmt: skip
-_LEGAL = ["", " Inc.", " LLC", " Ltd", " GmbH", " Corp", ", Inc.", " Co."]
-_TITLES = _words(
-    "ceo;cto;cfo;vp marketing;vp sales;marketing manager;sales manager;account executive;"
-    "software engineer;data analyst;product manager;hr manager;office manager;consultant;"
-    "director of operations;head of growth;designer;accountant",
-    sep=";",
-)
-_FREE = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", "icloud.com"]
-_ROLE = ["info", "sales", "contact", "office"]
-
-
-def _nick_reverse() -> dict[str, list[str]]:
-    rev: dict[str, list[str]] = {}
-    for nick, canon in nz.NICKNAMES.items():
-        if len(nick) > 2:
-            rev.setdefault(canon, []).append(nick)
-    return rev
-
-
-def _typo(rng: np.random.Generator, values: np.ndarray[Any, Any], share: float) -> None:
-    """In place: one random edit (substitute, delete, transpose) in ``share`` of values."""
-    idx = np.flatnonzero(rng.random(len(values)) < share)
-    kinds = rng.integers(0, 3, len(idx))
-    pos = rng.random(len(idx))
-    letters = rng.integers(97, 123, len(idx))
-    for i, k, p, ch in zip(
-        idx.tolist(), kinds.tolist(), pos.tolist(), letters.tolist(), strict=True
-    ):
-        s = values[i]
-        if not isinstance(s, str) or len(s) < 4:
-            continue
-        j = 1 + int(p * (len(s) - 2))  # keep the first letter
-        if k == 0:
-            values[i] = s[:j] + chr(ch) + s[j + 1 :]
-        elif k == 1:
-            values[i] = s[:j] + s[j + 1 :]
-        else:
-            values[i] = s[: j - 1] + s[j] + s[j - 1] + s[j + 1 :] if j < len(s) else s
-
-
-def _case(rng: np.random.Generator, values: pd.Series) -> pd.Series:
-    """Random case/spacing variants: lower, UPPER, Title, padded."""
-    r = rng.random(len(values))
-    out = values.copy()
-    out[r < 0.15] = values[r < 0.15].str.upper()
-    mid = (r >= 0.15) & (r < 0.75)
-    out[mid] = values[mid].str.title()
-    pad = r >= 0.95
-    out[pad] = "  " + values[pad] + " "
-    return out
-
-
-def _phone_format(rng: np.random.Generator, digits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    d = pd.Series(digits, dtype=object)
-    a, b, c = d.str[:3], d.str[3:6], d.str[6:]
-    fmt = rng.integers(0, 5, len(d))
-    out = np.where(fmt == 0, "(" + a + ") " + b + "-" + c,
-          np.where(fmt == 1, a + "-" + b + "-" + c,
-          np.where(fmt == 2, "+1 " + a + " " + b + " " + c,
-          np.where(fmt == 3, d, "1." + a + "." + b + "." + c))))  # fmt: skip
-    return np.asarray(out, dtype=object)
-
-
-def _unique_numbers(count: int, offset: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
-    """``count`` distinct 10-digit NANP-like numbers (an affine bijection mod 8e9)."""
-    modulus = 8_000_000_000
-    mult = 1_234_567_891  # odd and not a multiple of 5: coprime with 8e9
-    shift = int(rng.integers(0, modulus))
-    idx = np.arange(offset, offset + count, dtype=np.int64)
-    vals = 2_000_000_000 + (idx * mult + shift) % modulus
-    return vals.astype(str).astype(object)
-
-
-def _pick(rng: np.random.Generator, n: int, probs: dict[str, float]) -> np.ndarray[Any, Any]:
-    keys = np.array(list(probs), dtype=object)
-    p = np.array(list(probs.values()), dtype=float)
-    return keys[rng.choice(len(keys), n, p=p / p.sum())]
-
-
-def _pairs(
-    rng: np.random.Generator, pool: np.ndarray[Any, Any], n_pairs: int
-) -> np.ndarray[Any, Any]:
-    """``n_pairs`` disjoint pairs of people drawn from ``pool`` (shape ``(n_pairs, 2)``)."""
-    n_pairs = min(n_pairs, len(pool) // 2)
-    chosen = rng.choice(pool, 2 * n_pairs, replace=False)
-    return chosen.reshape(n_pairs, 2)
 
 
 def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
@@ -225,11 +99,11 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     pid = np.arange(n_people)
 
     # --- people -------------------------------------------------------------------------
-    first_pool = np.array(_FIRST, dtype=object)
+    first_pool = np.array(FIRST, dtype=object)
     fw = 1.0 / np.arange(1, len(first_pool) + 1) ** 0.6
     first = first_pool[rng.choice(len(first_pool), n_people, p=fw / fw.sum())]
-    syl = np.array([a + b for a in _SYL_A.split() for b in _SYL_B.split()], dtype=object)
-    common = np.array(_LAST, dtype=object)
+    syl = np.array([a + b for a in SYL_A.split() for b in SYL_B.split()], dtype=object)
+    common = np.array(LAST, dtype=object)
     last = np.where(
         rng.random(n_people) < 0.45,
         common[rng.integers(0, len(common), n_people)],
@@ -237,23 +111,21 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
         + np.where(rng.random(n_people) < 0.5, "", syl[rng.integers(0, len(syl), n_people)]),
     ).astype(object)
     russian = rng.random(n_people) < 0.02
-    ru_first = np.array(_RUSSIAN_FIRST, dtype=object)[
-        rng.integers(0, len(_RUSSIAN_FIRST), n_people)
-    ]
-    ru_last = np.array(_RUSSIAN_LAST, dtype=object)[rng.integers(0, len(_RUSSIAN_LAST), n_people)]
+    ru_first = np.array(RUSSIAN_FIRST, dtype=object)[rng.integers(0, len(RUSSIAN_FIRST), n_people)]
+    ru_last = np.array(RUSSIAN_LAST, dtype=object)[rng.integers(0, len(RUSSIAN_LAST), n_people)]
     first = np.where(russian, ru_first, first).astype(object)
     last = np.where(russian, ru_last, last).astype(object)
 
     n_comp = max(2, n_people // 8)
-    ca, cb = _COMPANY_A.split(), _COMPANY_B.split()
+    ca, cb = COMPANY_A.split(), COMPANY_B.split()
     comp_word = np.array(
         [f"{ca[i % len(ca)]} {cb[(i // len(ca)) % len(cb)]}" + (f" {i // (len(ca) * len(cb))}"
          if i >= len(ca) * len(cb) else "") for i in range(n_comp)], dtype=object)  # fmt: skip
     comp_domain = np.array([w.replace(" ", "") + ".com" for w in comp_word], dtype=object)
-    comp_phone = _unique_numbers(n_comp, n_people * 2, rng)
+    comp_phone = unique_numbers(n_comp, n_people * 2, rng)
     employed = rng.random(n_people) < 0.8
     company = rng.integers(0, n_comp, n_people)
-    title = np.array(_TITLES, dtype=object)[rng.integers(0, len(_TITLES), n_people)]
+    title = np.array(TITLES, dtype=object)[rng.integers(0, len(TITLES), n_people)]
     n_city = 3000
     city_names = np.array([f"{a}{b}" for a, b in zip(
         syl[rng.integers(0, len(syl), n_city)], rng.choice(["", " city", "ville", " springs",
@@ -263,12 +135,12 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     city = rng.integers(0, n_city, n_people)
     moved = rng.random(n_people) < 0.12
     city2 = rng.integers(0, n_city, n_people)
-    mobile = _unique_numbers(n_people, 0, rng)
+    mobile = unique_numbers(n_people, 0, rng)
     birth = (np.datetime64("1950-01-01") + rng.integers(0, 365 * 50, n_people)).astype(str)
 
     # households (1.2% of people, in pairs): same last name and address, a family mailbox
     # and a home phone used by both
-    house = _pairs(rng, pid, int(n_people * 0.006))
+    house = pairs(rng, pid, int(n_people * 0.006))
     last[house[:, 1]] = last[house[:, 0]]
     city[house[:, 1]] = city[house[:, 0]]
     moved[house[:, 1]] = moved[house[:, 0]]
@@ -279,11 +151,11 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     house_no[house[:, 0]] = np.arange(len(house))
     house_no[house[:, 1]] = np.arange(len(house))
     home_phone = np.empty(n_people, dtype=object)
-    home_phone[house[:, 0]] = home_phone[house[:, 1]] = _unique_numbers(len(house), n_people, rng)
+    home_phone[house[:, 0]] = home_phone[house[:, 1]] = unique_numbers(len(house), n_people, rng)
 
     # namesakes (0.4% of people, in pairs): same name, same company, two CRM contacts
     free = pid[~in_house & employed]
-    twins = _pairs(rng, free, int(n_people * 0.002))
+    twins = pairs(rng, free, int(n_people * 0.002))
     first[twins[:, 1]] = first[twins[:, 0]]
     last[twins[:, 1]] = last[twins[:, 0]]
     russian[twins[:, 1]] = russian[twins[:, 0]]
@@ -305,14 +177,14 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     )
 
     # mailboxes: unique personal (free-mail), old personal (another provider), work
-    free_dom = np.array(_FREE, dtype=object)
-    dom_i = rng.integers(0, len(_FREE), n_people)
+    free_dom = np.array(FREE, dtype=object)
+    dom_i = rng.integers(0, len(FREE), n_people)
     style = rng.integers(0, 3, n_people)
     num = pd.Series(pid, dtype=str)
     local = np.where(style == 0, lf + "." + ll + num,
                      np.where(style == 1, lf.str[0] + ll + num, lf + ll + "_" + num))  # fmt: skip
     personal_email = (pd.Series(local, dtype=object) + "@" + free_dom[dom_i]).to_numpy()
-    old_dom = free_dom[(dom_i + 1 + rng.integers(0, len(_FREE) - 1, n_people)) % len(_FREE)]
+    old_dom = free_dom[(dom_i + 1 + rng.integers(0, len(FREE) - 1, n_people)) % len(FREE)]
     old_email = (lf + ll + num + "@" + old_dom).to_numpy()
     changed = rng.random(n_people) < 0.10
     key = pd.DataFrame({"f": lf, "l": ll, "c": company})
@@ -321,7 +193,7 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     work_email = np.asarray(
         np.where(employed, work_local + "@" + comp_domain[company], None), dtype=object
     )
-    role_email = np.array(_ROLE, dtype=object)[company % len(_ROLE)] + "@" + comp_domain[company]
+    role_email = np.array(ROLE, dtype=object)[company % len(ROLE)] + "@" + comp_domain[company]
 
     # 60% of people log in on the web; people who changed their address mostly did it in
     # their account (85%), so their login ties the old and new address together
@@ -332,7 +204,7 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     k[namesake] = np.maximum(k[namesake], 2)
     rec_p = np.repeat(pid, k)
     n = len(rec_p)
-    src = _pick(rng, n, {"web": 0.30, "email": 0.25, "crm": 0.25, "ads": 0.20})
+    src = pick(rng, n, {"web": 0.30, "email": 0.25, "crm": 0.25, "ads": 0.20})
     first_rec = np.concatenate([[0], np.cumsum(k)[:-1]])
     src[first_rec[namesake]] = "crm"  # each namesake is a CRM contact of their own
     is_web, is_esp, is_crm, is_ads = src == "web", src == "email", src == "crm", src == "ads"
@@ -347,7 +219,7 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
         ("ads", is_ads, {"e": 0.25, "b": 0.70, "p": 0.04, "n": 0.01}),
     ):
         del name
-        pattern[mask] = _pick(rng, int(mask.sum()), probs)
+        pattern[mask] = pick(rng, int(mask.sum()), probs)
     # a web hit with neither email nor phone is a logged-in page view: only for people
     # who log in (it carries their user_id)
     pattern[is_web & (pattern == "n") & ~identified[rec_p]] = "e"
@@ -358,15 +230,15 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     cyr = russian[rec_p] & (r[:, 0] < 0.5)
     f_name = np.where(cyr, first[rec_p], latin_first[rec_p]).astype(object)
     l_name = np.where(cyr, last[rec_p], latin_last[rec_p]).astype(object)
-    rev = _nick_reverse()
+    rev = nick_reverse()
     for i in np.flatnonzero(r[:, 1] < 0.12).tolist():
         opts = rev.get(f_name[i])
         if opts:
             f_name[i] = opts[i % len(opts)]
-    _typo(rng, f_name, 0.04)
-    _typo(rng, l_name, 0.05)
-    f_ser = _case(rng, pd.Series(f_name, dtype=object))
-    l_ser = _case(rng, pd.Series(l_name, dtype=object))
+    typo(rng, f_name, 0.04)
+    typo(rng, l_name, 0.05)
+    f_ser = case(rng, pd.Series(f_name, dtype=object))
+    l_ser = case(rng, pd.Series(l_name, dtype=object))
     has_first = (
         (is_crm & (r[:, 2] < 0.97))
         | (is_ads & (r[:, 2] < 0.95))
@@ -418,7 +290,7 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     email_typo = rng.random(n) < 0.004
     email[email_typo] = np.array([_swap_one(e, i) for i, e in enumerate(email[email_typo])],
                                  dtype=object)  # fmt: skip
-    email = _or_none(has_email, email)
+    email = or_none(has_email, email)
     email[has_email & (rng.random(n) < 0.003)] = "test@test.com"
 
     # phone per record: mobile, company switchboard (CRM/ads), home phone (households)
@@ -433,13 +305,13 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
     ph[phone_typo] = np.array(
         [p[:-1] + str((int(p[-1]) + 3) % 10) for p in ph[phone_typo]], dtype=object
     )
-    phone = _or_none(has_phone, _phone_format(rng, ph))
+    phone = or_none(has_phone, phone_format(rng, ph))
     phone[has_phone & (r2[:, 3] < 0.003)] = "000-000-0000"
 
     comp_raw = (
-        comp_word[company[rec_p]] + np.array(_LEGAL, dtype=object)[rng.integers(0, len(_LEGAL), n)]
+        comp_word[company[rec_p]] + np.array(LEGAL, dtype=object)[rng.integers(0, len(LEGAL), n)]
     )
-    comp_ser = _case(rng, pd.Series(comp_raw, dtype=object))
+    comp_ser = case(rng, pd.Series(comp_raw, dtype=object))
     has_comp = emp & ((is_crm & (r2[:, 4] < 0.95)) | (is_ads & (r2[:, 4] < 0.6)))
     has_title = emp & ((is_crm & (r2[:, 5] < 0.8)) | (is_ads & (r2[:, 5] < 0.4)))
     new_addr = moved[rec_p] & (r[:, 9] < 0.5)
@@ -469,10 +341,10 @@ def generate_people(n_records: int, *, seed: int = 7) -> pd.DataFrame:
             "email": email,
             "phone": phone,
             "company": comp_ser.where(has_comp, None).to_numpy(),
-            "job_title": _or_none(has_title, title[rec_p]),
-            "city": _or_none(has_city, city_names[city_idx]),
-            "postcode": _or_none(has_zip, city_zip[city_idx]),
-            "birth_date": _or_none(has_birth, birth[rec_p]),
+            "job_title": or_none(has_title, title[rec_p]),
+            "city": or_none(has_city, city_names[city_idx]),
+            "postcode": or_none(has_zip, city_zip[city_idx]),
+            "birth_date": or_none(has_birth, birth[rec_p]),
             "crm_id": crm_id,
             "user_id": user_id,
             "true_id": pd.Series(rec_p, dtype=str).to_numpy(),
