@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 import uuid
@@ -48,30 +49,58 @@ TICKETS = [
 ]
 
 
+def _helpdesk_discoverable() -> bool:
+    return any(ep.name == "helpdesk" for ep in entry_points(group="kindred.connectors"))
+
+
 @pytest.fixture(scope="module")
-def helpdesk_installed() -> Iterator[None]:
-    """pip-install the example distribution into this venv, once (offline: its in-tree
-    build backend needs nothing from the network)."""
-    if not any(ep.name == "helpdesk" for ep in entry_points(group="kindred.connectors")):
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-deps",
-                "--no-build-isolation",
-                str(PACKAGE),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+def helpdesk_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """pip-install the example distribution for this module's tests, and remove it after them
+    (offline: its in-tree build backend needs nothing from the network).
+
+    pip installs it into a private directory (``--target``) that is put on ``sys.path``:
+    ``importlib.metadata`` finds its entry point there just as in site-packages, but the venv
+    itself is never modified, so a parallel test process (pytest-xdist) or another run on the
+    same venv cannot see it appear or have it uninstalled from under it. A copy that was
+    already installed is used as found and left alone."""
+    if _helpdesk_discoverable():
+        available.cache_clear()
+        yield
+        available.cache_clear()
+        return
+    target = tmp_path_factory.mktemp("helpdesk-dist")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PACKAGE),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
+    available.cache_clear()
+    try:
+        assert _helpdesk_discoverable(), "the installed distribution's entry point is not found"
+        yield
+    finally:
+        sys.path.remove(str(target))
+        sys.modules.pop("kindred_helpdesk", None)
         importlib.invalidate_caches()
-    available.cache_clear()
-    yield
-    available.cache_clear()
+        available.cache_clear()
+        shutil.rmtree(target, ignore_errors=True)
+    # the environment is as it was found: the connector is gone again
+    assert not _helpdesk_discoverable()
+    assert "helpdesk" not in available()
 
 
 def test_listed_and_passes_the_contract_kit(helpdesk_installed: None, tmp_path: Path) -> None:
