@@ -28,9 +28,8 @@ from api.errors import WEBHOOK_RESPONSES
 from connectors.base import Connector, ConnectorError
 from connectors.registry import connects_to, get_connector
 from ingest.collect import accept_payload, record_payload_failure
-from ingest.sources import authenticated_source, connector_config
+from ingest.sources import SourceInfo, authenticated_source, connector_config
 from kindred.errors import NotFound
-from kindred.models import Source
 
 KEY_HEADER = "X-Kindred-Key"
 
@@ -99,7 +98,7 @@ KeyQuery = Annotated[
 
 def _authorise(
     session: Session, *, connector: str, source: str, key: str | None
-) -> tuple[Source, Connector]:
+) -> tuple[SourceInfo, Connector]:
     impl = get_connector(connector)  # 404 for an unknown connector: the list is public
     row = authenticated_source(session, name=source, write_key=key)  # one 401 for all else
     if not connects_to(impl, row.connector):  # the caller holds the key: it may know

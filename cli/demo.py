@@ -12,6 +12,7 @@ import signal
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,7 +22,6 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import func, select, update
 
 from kindred import infra
 from kindred.db import make_engine, unit_of_work
@@ -39,35 +39,31 @@ DEMO_SOURCES = (
 
 def _ensure_source(session: Any, *, name: str, connector: str, key: str | None) -> str:
     """Create the source, or give an existing one a fresh (or the requested) write key."""
-    from ingest.sources import create_source
-    from kindred.models import Source
-    from kindred.security import hash_secret, new_secret
+    from ingest.sources import create_source, rotate_write_key, source_info
+    from kindred.errors import NotFound
 
-    existing = session.execute(select(Source).where(Source.name == name)).scalar_one_or_none()
-    if existing is None:
+    try:
+        source_info(session, name=name)
+    except NotFound:
         _, secret = create_source(
             session, name=name, connector=connector, write_key=key, config={"default_region": "US"}
         )
         return secret
-    secret = key or new_secret("wk")
-    session.execute(
-        update(Source).where(Source.id == existing.id).values(write_key_hash=hash_secret(secret))
-    )
+    _, secret = rotate_write_key(session, name=name, overlap=timedelta(0), write_key=key)
     return secret
 
 
 def _wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 300) -> None:
-    from kindred.models import Event, SourceRecord
+    from sqlalchemy.orm import Session
+
+    from ingest.service import pipeline_progress
 
     deadline = time.monotonic() + timeout
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("ingesting and resolving", total=expected_events)
         while time.monotonic() < deadline:
-            with engine.connect() as conn:
-                events = conn.execute(select(func.count()).select_from(Event)).scalar_one()
-                dirty = conn.execute(
-                    select(func.count()).select_from(SourceRecord).where(SourceRecord.dirty)
-                ).scalar_one()
+            with Session(engine) as session:
+                events, dirty = pipeline_progress(session)
             progress.update(task, completed=min(events, expected_events))
             if events >= expected_events and dirty == 0:
                 return

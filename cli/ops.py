@@ -271,8 +271,8 @@ def sources_list() -> None:
             {
                 "source": s.name,
                 "connector": s.connector,
-                "accepted": s.accepted_count,
-                "rejected": s.rejected_count,
+                "accepted": s.accepted,
+                "rejected": s.rejected,
             }
             for s in list_sources(session)
         ]
@@ -296,12 +296,12 @@ def import_file(
     from connectors.registry import get_connector
     from ingest.collect import record_rejections
     from ingest.producer import EventPublisher
-    from ingest.sources import connector_config, source_by_name
+    from ingest.sources import connector_config, source_info
 
     settings = get_settings()
     impl = get_connector(connector)
     with unit_of_work() as session:
-        row = source_by_name(session, name=source)
+        row = source_info(session, name=source)
         config = connector_config(row.config, settings=settings)
     if kind:
         config["kind"] = kind

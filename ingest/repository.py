@@ -280,3 +280,14 @@ def try_session_lock(conn: Connection, key: str) -> bool:
     return bool(
         conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": key}).scalar()
     )
+
+
+def pipeline_progress(session: Session) -> tuple[int, int]:
+    """Events stored and source records still waiting for identity (exact counts)."""
+    row = session.execute(
+        text(
+            "SELECT (SELECT count(*) FROM events), "
+            "(SELECT count(*) FROM source_records WHERE dirty)"
+        )
+    ).one()
+    return int(row[0]), int(row[1])

@@ -315,3 +315,9 @@ def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
     old = [{**row, "id": known[row["key"]]} for row in rows if row["key"] in known]
     if old:
         repository.update_accounts(session, old)
+
+
+def pipeline_progress(session: Session) -> tuple[int, int]:
+    """How far ingest has come: events stored, and source records still dirty (waiting for
+    the identity step)."""
+    return repository.pipeline_progress(session)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +32,29 @@ class SourceInfo:
     name: str
     connector: str
     config: dict[str, Any]
+
+
+# a source as listed (the API's shape): its connector and its accepted/rejected counters
+class SourceOut(BaseModel):
+    name: str
+    connector: str
+    accepted: int
+    rejected: int
+    created_at: datetime
+
+
+def _info(row: Source) -> SourceInfo:
+    return SourceInfo(row.name, row.connector, dict(row.config or {}))
+
+
+def _out(row: Source) -> SourceOut:
+    return SourceOut(
+        name=row.name,
+        connector=row.connector,
+        accepted=row.accepted_count,
+        rejected=row.rejected_count,
+        created_at=row.created_at,
+    )
 
 
 def create_source(
@@ -74,7 +98,7 @@ def source_by_write_key(session: Session, *, write_key: str) -> SourceInfo | Non
             )
         )
     ).scalar_one_or_none()
-    return SourceInfo(row.name, row.connector, dict(row.config or {})) if row else None
+    return _info(row) if row else None
 
 
 def write_key_matches(row: Source, key: str | None) -> bool:
@@ -170,7 +194,7 @@ SOURCE_KEY_REFUSED = (
 )
 
 
-def authenticated_source(session: Session, *, name: str, write_key: str | None) -> Source:
+def authenticated_source(session: Session, *, name: str, write_key: str | None) -> SourceInfo:
     """The source ``name`` when ``write_key`` is its (current or overlapping previous) key.
     Otherwise :class:`Unauthorized` with the same message whether the source exists or not,
     after the same work (the key is hashed either way), so a caller without the key learns
@@ -181,7 +205,7 @@ def authenticated_source(session: Session, *, name: str, write_key: str | None) 
         raise Unauthorized(SOURCE_KEY_REFUSED)
     if not write_key_matches(row, write_key):
         raise Unauthorized(SOURCE_KEY_REFUSED)
-    return row
+    return _info(row)
 
 
 def source_by_name(session: Session, *, name: str) -> Source:
@@ -191,5 +215,14 @@ def source_by_name(session: Session, *, name: str) -> Source:
     return row
 
 
-def list_sources(session: Session) -> list[Source]:
-    return list(session.execute(select(Source).order_by(Source.name)).scalars())
+def source_info(session: Session, *, name: str) -> SourceInfo:
+    """Name, connector and (still encrypted) config of the source ``name``, or NotFound."""
+    return _info(source_by_name(session, name=name))
+
+
+def source_summary(session: Session, *, name: str) -> SourceOut:
+    return _out(source_by_name(session, name=name))
+
+
+def list_sources(session: Session) -> list[SourceOut]:
+    return [_out(r) for r in session.execute(select(Source).order_by(Source.name)).scalars()]
