@@ -202,12 +202,17 @@ def db_down_server(settings: Settings) -> Iterator[str]:
     dead.dispose()
 
 
+# a profile id fixed at import: a uuid4() in a parametrize id would differ between
+# pytest-xdist workers, which then refuse to run ("different tests were collected")
+SOME_PROFILE_ID = "3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b"
+
+
 class TestDatabaseDown:
     @pytest.mark.parametrize(
         ("method", "path", "kind", "body"),
         [
             ("GET", "/v1/profiles?identifier=email:ann@x.io", "bearer", None),
-            ("GET", f"/v1/profiles/{uuid.uuid4()}", "bearer", None),
+            ("GET", f"/v1/profiles/{SOME_PROFILE_ID}", "bearer", None),
             ("GET", "/v1/segments", "bearer", None),
             ("GET", "/v1/profiles/distribution?by=temperature", "bearer", None),
             ("POST", "/v1/identity/merge", "bearer", {"profile_ids": [str(uuid.uuid4())] * 2}),
