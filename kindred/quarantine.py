@@ -46,6 +46,7 @@ __all__ = [
     "Isolated",
     "clear_failures",
     "describe",
+    "erase_items",
     "has_pending_failures",
     "is_transient",
     "list_quarantine",
@@ -167,6 +168,17 @@ def release_quarantine(session: Session, *, kind: str, ref: str) -> bool:
         {"kind": kind, "ref": ref},
     ).first()
     return deleted is not None
+
+
+def erase_items(session: Session, *, kind: str, refs: Sequence[str]) -> int:
+    """Delete every row of ``kind`` for ``refs``, failing or quarantined (an erasure: the
+    items themselves are gone); returns how many."""
+    return len(
+        session.execute(
+            text("DELETE FROM quarantine WHERE kind = :kind AND ref = ANY(:refs) RETURNING 1"),
+            {"kind": _check_kind(kind), "refs": list(refs)},
+        ).all()
+    )
 
 
 def quarantine_counts(session: Session) -> dict[str, int]:

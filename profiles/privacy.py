@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func
 from sqlalchemy.orm import Session
 
+from identity import erasure as identity_erasure
 from identity.service import lock_resolver, profiles_by_identifier, surviving_profile_id
+from ingest import erasure as ingest_erasure
 from ingest.suppression import (
     NAMESPACES,
     HashKey,
@@ -46,6 +48,7 @@ from ingest.suppression import (
 )
 from kindred.errors import BadRequest, NotFound
 from kindred.models import PrivacyRequest
+from kindred.quarantine import KIND_PROFILE, KIND_RECORD, erase_items
 from profiles import privacy_repository as repo
 from profiles.schemas import PrivacyRequestList, PrivacyRequestOut
 from profiles.segments import lock_changes, remove_profiles
@@ -132,8 +135,8 @@ def submit_request(
     lock_changes(session)  # the profiles worker's order: memberships, then the graph
     lock_resolver(session)
     roots = _subject_profiles(session, subject=subject, profile_id=profile_id)
-    cluster = repo.cluster(session, roots)
-    records = repo.records_of(session, cluster)
+    cluster = identity_erasure.cluster_of(session, roots=roots)
+    records = identity_erasure.records_of(session, profiles=cluster)
     given: set[HashKey] = set()
     if subject is not None and type != "delete":
         regions = source_regions(session) if subject[0] == "phone" else ["US"]
@@ -216,7 +219,7 @@ def _cluster_hashes(
         return set()
     return {
         (NAMESPACES[kind], identifier_hash(k, NAMESPACES[kind], value))
-        for kind, value in repo.identifiers_of(session, records)
+        for kind, value in identity_erasure.identifiers_of(session, records=records)
         if kind in NAMESPACES
         for k in keys
     }
@@ -230,14 +233,17 @@ def _needles(session: Session, records: Sequence[int], extra: Sequence[str]) -> 
     also held by someone else: what to look for in the rest of the database."""
     values: set[str] = {v for v in extra if v}
     if records:
-        for value, raw in repo.values_of(session, records):
+        for value, raw in identity_erasure.identifier_values(session, records=records):
             values.update(v for v in (value, raw) if v)
+        values.update(v for v in ingest_erasure.record_values(session, records=records) if v)
         # crm ids are stored scoped (``source:id``); record keys may carry a ``user:`` prefix
         values.update(v.partition(":")[2] for v in list(values) if ":" in v and "@" not in v)
     values = {v.strip() for v in values if len(v.strip()) >= MIN_NEEDLE}
     if not values:
         return []
-    shared = repo.held_by_others(session, sorted(values | {v.lower() for v in values}), records)
+    shared = identity_erasure.held_by_others(
+        session, values=sorted(values | {v.lower() for v in values}), records=records
+    )
     return sorted(v for v in values if v.lower() not in shared)
 
 
@@ -250,20 +256,31 @@ def _erase(
 ) -> _Erased:
     out = _Erased(profiles=len(cluster))
     needles = _needles(session, records, extra_needles)
+    # each owner deletes its rows; the order is the foreign keys': what refers to a record
+    # or a profile before it
     if records:
-        out.add_all(repo.delete_record_rows(session, records))
+        out.add_all(ingest_erasure.delete_record_rows(session, records=records))
+        out.add_all(identity_erasure.delete_record_rows(session, records=records))
+        out.add(
+            "quarantine", erase_items(session, kind=KIND_RECORD, refs=[str(r) for r in records])
+        )
     if cluster:
-        out.add_all(repo.delete_profile_refs(session, cluster))
+        out.add(
+            "quarantine", erase_items(session, kind=KIND_PROFILE, refs=[str(p) for p in cluster])
+        )
+        out.add("segment_changes", repo.delete_segment_changes(session, cluster))
         # leave every segment: one ``exited`` change per segment (profile id only) so that
         # incremental syncs drop the person downstream too
         out.add(
             "segment_memberships", remove_profiles(session, gone=[(p, "erased") for p in cluster])
         )
-        out.add_all(repo.delete_profile_rows(session, cluster))
+        out.add_all(identity_erasure.delete_profile_rows(session, profiles=cluster))
     if records:
-        out.add("source_records", repo.delete_records(session, records))
+        out.add("source_records", ingest_erasure.delete_records(session, records=records))
     if needles:
-        out.add_all(repo.delete_matching(session, needles))
+        found = repo.pattern(needles)
+        out.add_all(ingest_erasure.delete_matching(session, pattern=found))
+        out.add_all(identity_erasure.delete_matching(session, pattern=found))
         for table, n in repo.sweep(session, needles).items():
             out.add(f"{table} (redacted)", n)
     session.flush()
