@@ -19,47 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from identity import scoring_repository as repo
 from identity.accounts import resolve_accounts
 from identity.dedupe import MIN_RECORDS_TO_TRAIN, ResolverConfig, resolve_records
 from identity.merge import lock_resolver
 from identity.records import canonical_person_frame
-from identity.repository import UPSERT_LINKS
 from identity.splink_model import model_version
-from kindred.db import execute_arrays, in_ids
-from kindred.models import IdentityChange, Profile, RecordLink, SplinkModel
-from kindred.models.identity import IdentityOverride
-
-#: SQL expressions pulling the person fields the model compares out of record traits
-FIELD_SQL = {
-    "first_name": "coalesce(r.traits->>'first_name', r.traits->>'firstName')",
-    "last_name": "coalesce(r.traits->>'last_name', r.traits->>'lastName')",
-    "full_name": "coalesce(r.traits->>'name', r.traits->>'full_name')",
-    "email": "coalesce(r.traits->>'email', r.external_ids->'email'->>0)",
-    "phone": "coalesce(r.traits->>'phone', r.external_ids->'phone'->>0)",
-    "company": (
-        "CASE WHEN jsonb_typeof(r.traits->'company') = 'object' "
-        "THEN r.traits->'company'->>'name' "
-        "ELSE coalesce(r.traits->>'company', r.traits->>'company_name') END"
-    ),
-    "job_title": "coalesce(r.traits->>'job_title', r.traits->>'title')",
-    "city": (
-        "CASE WHEN jsonb_typeof(r.traits->'address') = 'object' "
-        "THEN r.traits->'address'->>'city' ELSE r.traits->>'city' END"
-    ),
-    "postcode": "coalesce(r.traits->>'postcode', r.traits->>'postal_code', r.traits->>'zip')",
-    "birth_date": "coalesce(r.traits->>'birthday', r.traits->>'birth_date')",
-}
-
-
-#: like the streaming upsert, but the batch's Splink evidence is merged into what the link
-#: already records (shared identifiers, overrides) by PostgreSQL, not read back into Python
-MERGE_LINKS = UPSERT_LINKS.replace(
-    "evidence = EXCLUDED.evidence", "evidence = record_links.evidence || EXCLUDED.evidence"
-)
+from kindred.models import SplinkModel
 
 
 @dataclass
@@ -82,25 +50,11 @@ class BatchResult:
 def load_frame(session: Session, *, record_ids: list[int] | None = None) -> pd.DataFrame:
     """Canonical person frame of every live record, or of ``record_ids`` (``unique_id`` =
     record id)."""
-    cols = ", ".join(f"{sql} AS {name}" for name, sql in FIELD_SQL.items())
-    only = "AND r.id = ANY(:ids) " if record_ids is not None else ""
-    rows = session.execute(
-        text(
-            f"SELECT r.id::text AS id, r.source, s.config->>'default_region' AS region, {cols}, "
-            "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id AND i.type = 'user_id' "
-            " AND NOT EXISTS (SELECT 1 FROM identifiers a WHERE a.record_id = r.id "
-            "                 AND a.type = 'alias') LIMIT 1) AS user_id, "
-            "(SELECT i.value FROM identifiers i WHERE i.record_id = r.id "
-            " AND i.type = 'crm_contact_id' LIMIT 1) AS crm_id "
-            "FROM source_records r LEFT JOIN sources s ON s.name = r.source "
-            f"WHERE NOT r.deleted AND r.record_key NOT LIKE 'deal:%' {only}ORDER BY r.id"
-        ),
-        {"ids": record_ids} if record_ids is not None else {},
-    ).all()
-    raw = pd.DataFrame(rows, columns=["id", "source", "region", *FIELD_SQL, "user_id", "crm_id"])
+    rows = repo.person_rows(session, record_ids=record_ids)
+    raw = pd.DataFrame(rows, columns=list(repo.PERSON_COLUMNS))
     if raw.empty:
         return pd.DataFrame(columns=["unique_id"])
-    mapping = {name: name for name in FIELD_SQL}
+    mapping = {name: name for name in repo.FIELD_SQL}
     return canonical_person_frame(
         raw,
         mapping=mapping,
@@ -111,20 +65,13 @@ def load_frame(session: Session, *, record_ids: list[int] | None = None) -> pd.D
 
 def deterministic_pairs(session: Session) -> pd.DataFrame:
     """Records sharing a linking identifier, as a chain per shared value."""
-    rows = session.execute(
-        text(
-            "SELECT record_id::text, lag(record_id) OVER w::text FROM identifiers "
-            "WHERE linking WINDOW w AS (PARTITION BY link_type, value ORDER BY record_id)"
-        )
-    ).all()
+    rows = repo.linking_chains(session)
     frame = pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r"])
     return frame.dropna().reset_index(drop=True)
 
 
 def override_pairs(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows = session.execute(
-        select(IdentityOverride.kind, IdentityOverride.record_a, IdentityOverride.record_b)
-    ).all()
+    rows = repo.override_rows(session)
     must = [(str(a), str(b)) for kind, a, b in rows if kind == "must_link"]
     cannot = [(str(a), str(b)) for kind, a, b in rows if kind == "cannot_link"]
     cols = ["unique_id_l", "unique_id_r"]
@@ -132,16 +79,7 @@ def override_pairs(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def list_models(session: Session) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(
-            SplinkModel.version,
-            SplinkModel.active,
-            SplinkModel.threshold,
-            SplinkModel.report,
-            SplinkModel.created_at,
-            SplinkModel.charts,
-        ).order_by(SplinkModel.created_at.desc())
-    ).all()
+    rows = repo.model_rows(session)
     return [
         {
             "version": v,
@@ -156,23 +94,13 @@ def list_models(session: Session) -> list[dict[str, Any]]:
 
 
 def model_chart(session: Session, *, version: str, name: str) -> str | None:
-    charts = session.execute(
-        select(SplinkModel.charts).where(SplinkModel.version == version)
-    ).scalar_one_or_none()
+    charts = repo.charts_of(session, version=version)
     value = (charts or {}).get(name)
     return value if isinstance(value, str) else None
 
 
 def active_model(session: Session) -> SplinkModel | None:
-    return (
-        session.execute(
-            select(SplinkModel)
-            .where(SplinkModel.active.is_(True))
-            .order_by(SplinkModel.created_at.desc())
-        )
-        .scalars()
-        .first()
-    )
+    return repo.active_model(session)
 
 
 def model_charts(frame: pd.DataFrame, settings_json: dict[str, Any]) -> dict[str, str]:
@@ -212,20 +140,13 @@ def store_model(
 ) -> str:
     version = model_version(settings_json)
     charts = model_charts(frame, settings_json) if frame is not None else {}
-    session.execute(update(SplinkModel).values(active=False))
-    session.execute(
-        pg_insert(SplinkModel)
-        .values(
-            version=version,
-            settings=settings_json,
-            report=report,
-            threshold=threshold,
-            active=True,
-            charts=charts,
-        )
-        .on_conflict_do_update(
-            index_elements=["version"], set_={"active": True, "report": report, "charts": charts}
-        )
+    repo.save_model(
+        session,
+        version=version,
+        settings_json=settings_json,
+        report=report,
+        threshold=threshold,
+        charts=charts,
     )
     return version
 
@@ -340,14 +261,8 @@ def _reconcile(
     record_cluster = {
         int(u): str(c) for u, c in zip(clusters["unique_id"], clusters["cluster_id"], strict=True)
     }
-    current: dict[int, uuid.UUID] = dict(
-        session.execute(select(RecordLink.record_id, RecordLink.profile_id)).tuples().all()
-    )
-    created = dict(
-        session.execute(select(Profile.id, Profile.created_at).where(Profile.merged_into.is_(None)))
-        .tuples()
-        .all()
-    )
+    current = repo.current_links(session)
+    created = repo.live_profiles_created(session)
     overlap: Counter[tuple[str, uuid.UUID]] = Counter()
     for rid, cid in record_cluster.items():
         pid = current.get(rid)
@@ -387,9 +302,9 @@ def _reconcile(
         )
     out.new_profiles = len(new_rows)
     if new_rows:
-        session.connection().execute(pg_insert(Profile), new_rows)
+        repo.insert_profiles(session, new_rows)
     if change_rows:
-        session.connection().execute(pg_insert(IdentityChange), change_rows)
+        repo.insert_changes(session, change_rows)
 
     # profiles that no longer hold any cluster merge into the one that took most records
     # (set-based: every record's link is rewritten below, so only the profiles move)
@@ -407,17 +322,9 @@ def _reconcile(
             survivors.append(took[0][0])
             moved.append(took[0][1])
     if absorbed:
-        merge_map = {"absorbed": absorbed, "survivor": survivors}
-        for condition in ("p.id = m.absorbed", "p.merged_into = m.absorbed"):
-            execute_arrays(
-                session,
-                "UPDATE profiles p SET merged_into = m.survivor, merged_at = now() "
-                "FROM unnest(CAST(%(absorbed)b AS uuid[]), CAST(%(survivor)b AS uuid[])) "
-                f"AS m(absorbed, survivor) WHERE {condition}",
-                merge_map,
-            )
-        session.connection().execute(
-            pg_insert(IdentityChange),
+        repo.merge_profiles(session, absorbed=absorbed, survivors=survivors)
+        repo.insert_changes(
+            session,
             [
                 {
                     "kind": "merge",
@@ -439,10 +346,9 @@ def _reconcile(
             rows.append((rid, pid))
     out.moved_records = sum(1 for rid, pid in rows if current.get(rid) != pid)
     if rows:
-        execute_arrays(
+        repo.merge_links(
             session,
-            MERGE_LINKS,
-            {
+            links={
                 "record_id": [r for r, _ in rows],
                 "profile_id": [p for _, p in rows],
                 "rule": ["splink" if r in splink else "shared_identifier" for r, _ in rows],
@@ -457,9 +363,5 @@ def _reconcile(
     touched |= {current[rid] for rid, pid in rows if rid in current and current[rid] != pid}
     touched |= set(survivors) | {r["id"] for r in new_rows}
     if touched:
-        session.execute(
-            update(Profile)
-            .where(in_ids(Profile.id, touched, uuid=True))
-            .values(stale=True, updated_at=func.now())
-        )
+        repo.mark_stale_now(session, touched)
     session.flush()

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from identity import scoring_repository as repo
 from identity.batch import load_frame
 from identity.explain import profile_conflict
 from identity.graph import ResolveResult, splink_evidence
@@ -31,42 +31,8 @@ from identity.merge import absorb_profile, lock_resolver, surviving_profile_id
 from identity.normalize import email_domain, is_free_mail_domain
 from identity.splink_model import predict_edges
 from kindred.db import unit_of_work
-from kindred.models import Profile, RecordLink, SplinkModel
 
 CANDIDATE_LIMIT = 50  # per blocking key value: huge blocks are generic, not evidence
-# The blocking expressions are those of the indexes of migration 0010 (bounded prefixes: a
-# btree row holds ~2,700 bytes), character for character, so the planner uses them.
-CANDIDATES_SQL = text(
-    """
-    WITH new AS (
-        SELECT r.id,
-               left(lower(coalesce(r.traits->>'last_name', r.traits->>'lastName')), 100)
-                   AS last_name,
-               left(lower(coalesce(r.traits->>'first_name', r.traits->>'firstName')), 1) AS fi,
-               left(lower(split_part(coalesce(r.traits->>'email', ''), '@', 1)), 100) AS local
-        FROM source_records r WHERE r.id = ANY(:ids)
-    )
-    SELECT DISTINCT c.id FROM new
-    JOIN LATERAL (
-        SELECT o.id FROM source_records o
-        WHERE NOT o.deleted AND o.id <> new.id AND new.last_name IS NOT NULL
-          AND left(lower(coalesce(o.traits->>'last_name', o.traits->>'lastName')), 100)
-              = new.last_name
-          AND left(lower(coalesce(o.traits->>'first_name', o.traits->>'firstName')), 1)
-              = new.fi
-        LIMIT :lim
-    ) c ON true
-    UNION
-    SELECT DISTINCT c.id FROM new
-    JOIN LATERAL (
-        SELECT o.id FROM source_records o
-        WHERE NOT o.deleted AND o.id <> new.id AND length(new.local) >= 4
-          AND left(lower(split_part(coalesce(o.traits->>'email', ''), '@', 1)), 100)
-              = new.local
-        LIMIT :lim
-    ) c ON true
-    """
-)
 
 
 def without_tf_adjustments(settings: dict[str, Any]) -> dict[str, Any]:
@@ -108,12 +74,7 @@ class SplinkScorer:
 
     def _model(self, session: Session) -> dict[str, Any] | None:
         if time.monotonic() - self._checked > 30 or self._settings is None:
-            row = session.execute(
-                select(SplinkModel.version, SplinkModel.settings, SplinkModel.threshold)
-                .where(SplinkModel.active.is_(True))
-                .order_by(SplinkModel.created_at.desc())
-                .limit(1)
-            ).first()
+            row = repo.active_model_row(session)
             self._checked = time.monotonic()
             if row is None:
                 self._settings = None
@@ -131,9 +92,7 @@ class SplinkScorer:
         if settings is None or not record_ids:
             return []
         started = time.perf_counter()
-        candidates = list(
-            session.execute(CANDIDATES_SQL, {"ids": record_ids, "lim": CANDIDATE_LIMIT}).scalars()
-        )
+        candidates = repo.candidates(session, record_ids=record_ids, limit=CANDIDATE_LIMIT)
         if not candidates:
             return []
         frame = load_frame(session, record_ids=sorted(set(record_ids) | set(candidates)))
@@ -177,14 +136,6 @@ class RefineResult:
 
 
 APPLY_CHUNK = 100
-PENDING_SQL = text(
-    """
-    SELECT l.record_id FROM record_links l
-    WHERE l.rule = 'new_record' AND NOT (l.evidence ? 'scored')
-      AND (SELECT count(*) FROM record_links o WHERE o.profile_id = l.profile_id) = 1
-    ORDER BY l.record_id LIMIT :lim
-    """
-)
 
 
 def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -> RefineResult:
@@ -194,7 +145,7 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
     cannot-link or exclusive-id conflict). The older profile id survives, as for any merge."""
     out = RefineResult()
     with unit_of_work(engine) as session:
-        pending = list(session.execute(PENDING_SQL, {"lim": limit}).scalars())
+        pending = repo.pending_singletons(session, limit=limit)
         if not pending:
             return out
         edges = scorer(session, pending)
@@ -205,23 +156,8 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
             best[edge["record_id"]] = edge
     accepted = sorted(best)
     with unit_of_work(engine) as session:
-        mine = {
-            rid: (pid, rule)
-            for rid, pid, rule in session.execute(
-                select(RecordLink.record_id, RecordLink.profile_id, RecordLink.rule).where(
-                    RecordLink.record_id.in_(accepted)
-                )
-            ).all()
-        }
-        theirs = dict(
-            session.execute(
-                select(RecordLink.record_id, func.coalesce(Profile.merged_into, Profile.id))
-                .join(Profile, Profile.id == RecordLink.profile_id)
-                .where(RecordLink.record_id.in_([best[r]["candidate_id"] for r in accepted]))
-            )
-            .tuples()
-            .all()
-        )
+        mine = repo.links_with_rule(session, accepted)
+        theirs = repo.live_profiles_of(session, [best[r]["candidate_id"] for r in accepted])
     # Apply in small transactions: the resolver lock is held briefly, so stage one (strong-id
     # links) keeps flowing while the model's merges are written.
     for start in range(0, len(accepted), APPLY_CHUNK):
@@ -235,9 +171,7 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
                 target = theirs.get(edge["candidate_id"])
                 if own is None or target is None or own[1] != "new_record" or target == own[0]:
                     continue
-                now_pid = session.execute(
-                    select(RecordLink.profile_id).where(RecordLink.record_id == rid)
-                ).scalar_one_or_none()
+                now_pid = repo.profile_of(session, rid)
                 target = surviving_profile_id(session, target)
                 if now_pid != own[0] or target is None or target == now_pid:
                     continue  # stage one moved it meanwhile: its evidence wins
@@ -245,21 +179,13 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
                 item = splink_evidence(edge)
                 if reason is not None:
                     out.refused += 1
-                    session.execute(
-                        update(RecordLink)
-                        .where(RecordLink.record_id == rid)
-                        .values(evidence={"shared": [], "blocked": [{**item, "reason": reason}]})
+                    repo.set_link(
+                        session,
+                        rid,
+                        evidence={"shared": [], "blocked": [{**item, "reason": reason}]},
                     )
                     continue
-                created = dict(
-                    session.execute(
-                        select(Profile.id, Profile.created_at).where(
-                            Profile.id.in_([target, now_pid])
-                        )
-                    )
-                    .tuples()
-                    .all()
-                )
+                created = repo.profiles_created(session, [target, now_pid])
                 survivor, absorbed = sorted([target, now_pid], key=lambda p: (created[p], str(p)))
                 absorb_profile(
                     session,
@@ -269,21 +195,13 @@ def refine_singletons(engine: Any, scorer: SplinkScorer, *, limit: int = 2000) -
                     evidence={"record": rid, **item},
                     result=result,
                 )
-                session.execute(
-                    update(RecordLink)
-                    .where(RecordLink.record_id == rid)
-                    .values(rule="splink", evidence={"shared": [item], "scored": True})
+                repo.set_link(
+                    session, rid, rule="splink", evidence={"shared": [item], "scored": True}
                 )
-                session.execute(update(Profile).where(Profile.id == survivor).values(stale=True))
+                repo.mark_stale(session, survivor)
                 out.merged += 1
             out.changes.extend(result.changes)
     with unit_of_work(engine) as session:
-        session.execute(
-            text(
-                "UPDATE record_links SET evidence = evidence || '{\"scored\": true}'::jsonb "
-                "WHERE record_id = ANY(:ids) AND NOT (evidence ? 'scored')"
-            ),
-            {"ids": pending},
-        )
+        repo.mark_scored(session, pending)
     out.scored = len(pending)
     return out

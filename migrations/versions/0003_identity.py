@@ -16,7 +16,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-# Blocking keys of the streaming scorer (identity/streaming.py uses these exact expressions).
+# Blocking keys of the streaming scorer (identity/scoring_repository.py uses these exact
+# expressions).
 BLOCKING_INDEXES = {
     "ix_source_records_block_name": (
         "lower(coalesce(traits->>'last_name', traits->>'lastName')), "

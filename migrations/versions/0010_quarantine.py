@@ -3,7 +3,7 @@
 A btree index row holds at most ~2,700 bytes: an identify whose email local part (or last
 name) was 5,000 characters failed the source-record upsert with ProgramLimitExceeded on the
 expression indexes of 0003. Blocking only needs a prefix: the indexes (and the scorer's
-candidate query in identity/streaming.py, which must use the exact same expressions) take
+candidate query in identity/scoring_repository.py, which must use the exact same expressions) take
 the first 100 characters (at most 400 bytes).
 
 Revision ID: 0010
