@@ -48,7 +48,7 @@ from kindred.kafka import (
     reset_group,
 )
 from kindred.signals import stop_on_signals
-from kindred.workloop import Retry
+from kindred.workloop import Retry, run_loop
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ class IngestWorker:
         self._reset_lock: Connection | None = None  # held a while after resetting the group
         self._reset_lock_until = 0.0
         self._retry = Retry(self._stop, self.heartbeat)
+        self._batch: list[Any] = []  # the messages of the batch being stored
         now = time.monotonic()
         self._joined_at = now  # the current consumer's creation
         self._stored_at = now  # the last batch stored
@@ -226,35 +227,16 @@ class IngestWorker:
         return self._producer
 
     def run(self) -> Stats:
-        cfg = self.config
         if self.heartbeat is not None:
             self.heartbeat.start()
         try:
-            while not self._stop.is_set():
-                try:
-                    self._watch(self._consumer or self._connect())
-                    consumer = self._consumer or self._connect()  # _watch may have replaced it
-                    polled = consumer.poll(
-                        timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_records
-                    )
-                except Exception as err:  # broker gone or restarting: reconnect after a pause
-                    self._failed(err, what="consumer")
-                    self._disconnect()
-                    continue
-                messages = [m for batch in polled.values() for m in batch]
-                if not messages:
-                    continue
-                try:
-                    self.handle(messages)
-                    self._retry.succeeded()
-                    self._stored_at = time.monotonic()
-                except Exception as err:
-                    # Nothing was committed: rewind to the batch start and try again.
-                    try:
-                        self._rewind(messages)
-                    except Exception:  # partitions revoked meanwhile: start from the commits
-                        self._disconnect()
-                    self._failed(err, what="ingest batch")
+            run_loop(
+                self._poll_and_store,
+                retry=self._retry,
+                what="ingest",
+                on_error=self._undo_failed_step,
+                idle_is_success=False,
+            )
         finally:
             self._disconnect()
             if self._producer is not None:
@@ -267,8 +249,35 @@ class IngestWorker:
                 self.heartbeat.stop()
         return self.stats
 
-    def _failed(self, err: Exception, *, what: str) -> None:
-        self._retry.failed(err, what=what, on_failure=self._drop_producer)
+    def _poll_and_store(self) -> bool:
+        """One poll and, if it brought messages, their batch (one transaction); whether there
+        was a batch. The poll itself waits up to ``poll_timeout_ms``, so the loop does not
+        idle on top of it."""
+        cfg = self.config
+        self._batch = []
+        self._watch(self._consumer or self._connect())
+        consumer = self._consumer or self._connect()  # _watch may have replaced it
+        polled = consumer.poll(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_records)
+        self._batch = [m for batch in polled.values() for m in batch]
+        if self._batch:
+            self.handle(self._batch)
+            self._stored_at = time.monotonic()
+        stored, self._batch = bool(self._batch), []
+        return stored
+
+    def _undo_failed_step(self, err: BaseException) -> None:
+        """After a failed poll (broker gone or restarting) reconnect; after a failed batch
+        (nothing was committed) rewind to the batch start. Drop a producer a broker restart
+        broke."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            self._disconnect()
+        else:
+            try:
+                self._rewind(batch)
+            except Exception:  # partitions revoked meanwhile: start from the commits
+                self._disconnect()
+        self._drop_producer(err)
 
     def _drop_producer(self, err: BaseException) -> None:
         if isinstance(err, KafkaError | BrokerUnavailable) and self._producer is not None:

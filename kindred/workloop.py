@@ -35,15 +35,8 @@ class Retry:
         if self.heartbeat is not None:
             self.heartbeat.success()
 
-    def failed(
-        self,
-        err: BaseException,
-        *,
-        what: str,
-        on_failure: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        """Report ``err`` and wait before the next attempt. ``on_failure`` (not called for a
-        deadlock) lets the worker drop what an outage broke, e.g. a Kafka producer."""
+    def failed(self, err: BaseException, *, what: str) -> None:
+        """Report ``err`` and wait before the next attempt."""
         deadlock = is_deadlock(err)
         if self.heartbeat is not None:
             self.heartbeat.failure(err, deadlock=deadlock)
@@ -51,8 +44,6 @@ class Retry:
             log.warning("%s hit a deadlock; retrying at once", what)
             self.stop.wait(random.uniform(0.02, 0.2))
             return
-        if on_failure is not None:
-            on_failure(err)
         self.failures += 1
         log.error("%s failed (attempt %d); retrying", what, self.failures, exc_info=err)
         self.stop.wait(min(self.cap, 0.25 * 2**self.failures))
@@ -63,17 +54,25 @@ def run_loop(
     *,
     retry: Retry,
     what: str,
-    idle: float,
-    on_failure: Callable[[BaseException], None] | None = None,
+    idle: float = 0.0,
+    on_error: Callable[[BaseException], None] | None = None,
+    idle_is_success: bool = True,
 ) -> None:
     """Run ``step`` until ``retry.stop`` is set; ``step`` returns whether it found work (no
-    work: wait ``idle`` seconds before the next)."""
+    work: wait ``idle`` seconds before the next). A failed step is reported to ``on_error``
+    first (every failure, deadlocks too: the worker undoes or drops what the failure left,
+    e.g. rewinds a consumer or closes a Kafka producer), then retried by ``retry``'s policy.
+    ``idle_is_success=False``: a step that found no work does not count as a success (the
+    ingest worker's empty poll says nothing about whether it can store)."""
     while not retry.stop.is_set():
         try:
             busy = step()
         except Exception as err:
-            retry.failed(err, what=what, on_failure=on_failure)
+            if on_error is not None:
+                on_error(err)
+            retry.failed(err, what=what)
             continue
-        retry.succeeded()
-        if not busy:
+        if busy or idle_is_success:
+            retry.succeeded()
+        if not busy and idle:
             retry.stop.wait(idle)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from kindred.db import unit_of_work
+from kindred.dberrors import is_deadlock
 from kindred.heartbeat import Heartbeat
 from kindred.kafka import close_now, ensure_topics, make_producer, send_all
 from kindred.quarantine import (
@@ -344,6 +345,10 @@ class ProfilesWorker:
                 done["profiles"] = refresh_due_profiles(session, config=config)
         return done
 
+    def _drop_publisher(self, err: BaseException) -> None:
+        if self._publisher is not None and not is_deadlock(err):
+            self._publisher.close_now()
+
     def run(self) -> None:
         """Tick until stopped. A deadlock is retried at once; other failures back off (up to
         5 s) and drop the Kafka producer (a restarted broker needs a new one)."""
@@ -356,7 +361,7 @@ class ProfilesWorker:
                 retry=Retry(self._stop, beat),
                 what="profiles worker tick",
                 idle=self.idle_sleep,
-                on_failure=lambda _err: self._publisher.close_now() if self._publisher else None,
+                on_error=self._drop_publisher,
             )
         finally:
             if self._publisher is not None:
