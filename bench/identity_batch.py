@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import func, select
 
-from bench.identity_stream import _new_record, _stored_events
+from bench.identity_stream import new_record, stored_events
 from bench.ingest import bench_environment
 from identity.batch import load_frame, resolve_full
 from identity.service import resolve_step
@@ -41,8 +41,8 @@ def run(*, people: int = 50_000) -> dict[str, Any]:
         rng = random.Random(11)
         for first in range(0, people, 2500):
             last = min(people, first + 2500)
-            events = [e for i in range(first, last) for e in _stored_events(i)]
-            events += [_new_record(i, people, rng)[0] for i in range(first, last) if i % 5 == 0]
+            events = [e for i in range(first, last) for e in stored_events(i)]
+            events += [new_record(i, people, rng)[0] for i in range(first, last) if i % 5 == 0]
             with unit_of_work(engine) as session:
                 persist_events(session, events)
         while True:

@@ -92,7 +92,7 @@ def _person(i: int) -> dict[str, Any]:
     }
 
 
-def _stored_events(i: int) -> list[Event]:
+def stored_events(i: int) -> list[Event]:
     p = _person(i)
     web = {
         "messageId": f"w{i}",
@@ -114,7 +114,7 @@ def _stored_events(i: int) -> list[Event]:
     return [parse_event(web), parse_event(crm)]
 
 
-def _new_record(n: int, stored: int, rng: random.Random) -> tuple[Event, str, int]:
+def new_record(n: int, stored: int, rng: random.Random) -> tuple[Event, str, int]:
     kind = rng.random()
     i = rng.randrange(stored)
     p = _person(i)
@@ -149,7 +149,7 @@ def run(
         t0 = time.perf_counter()
         console.print(f"storing {stored} people ({2 * stored} records)...")
         for first in range(0, stored, 2500):
-            events = [e for i in range(first, min(stored, first + 2500)) for e in _stored_events(i)]
+            events = [e for i in range(first, min(stored, first + 2500)) for e in stored_events(i)]
             with unit_of_work(engine) as session:
                 persist_events(session, events)
         load_s = time.perf_counter() - t0
@@ -186,7 +186,7 @@ def run(
             while time.perf_counter() - start < seconds:
                 batch = []
                 for _ in range(per_tick):
-                    ev, label, truth = _new_record(n, stored, rng)
+                    ev, label, truth = new_record(n, stored, rng)
                     labels[f"lead:{n}"] = label
                     truths[f"lead:{n}"] = truth
                     batch.append(ev)

@@ -12,7 +12,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.processes import process_env, spawn, wait_http
 from kindred import infra
 from kindred.db import make_engine, unit_of_work
 from kindred.infra import free_port
@@ -92,36 +92,6 @@ def bench_environment() -> Iterator[BenchEnv]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         infra.down(settings)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _env(settings: Settings, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
-        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
-        "KINDRED_EVENTS_TOPIC": settings.events_topic,
-        "KINDRED_DLQ_TOPIC": settings.dlq_topic,
-        "KINDRED_IDENTITY_CHANGES_TOPIC": settings.identity_changes_topic,
-        "KINDRED_API_PORT": str(port),
-        "KINDRED_LOG_LEVEL": "WARNING",
-    }
-
-
-def _spawn(
-    args: list[str], env: dict[str, str], *, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Run ``kindred ARGS`` in a child process; its output goes to ``log`` (or nowhere)."""
-    out = log.open("ab") if log else None
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from cli import main; main()", *args],
-            env=env,
-            stdout=out or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
-        )
-    finally:
-        if out:
-            out.close()
 
 
 def _count_events(url: str) -> int:
@@ -286,20 +256,20 @@ def run(
     total = sum(len(b["batch"]) for b in batches)
     with bench_environment() as env:
         port = free_port()
-        proc_env = _env(env.settings, port)
+        proc_env = process_env(env.settings, port)
         ensure_topics(
             env.settings.resolved_kafka_bootstrap(),
             [env.settings.events_topic, env.settings.dlq_topic],
             partitions=env.settings.topic_partitions,
         )
         procs = [
-            _spawn(["serve", "--port", str(port)], proc_env),
-            *[_spawn(["worker", "ingest"], proc_env) for _ in range(ingest_workers)],
-            _spawn(["worker", "identity"], proc_env),
+            spawn(["serve", "--port", str(port)], proc_env),
+            *[spawn(["worker", "ingest"], proc_env) for _ in range(ingest_workers)],
+            spawn(["worker", "identity"], proc_env),
         ]
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_http(base)
+            wait_http(base)
             time.sleep(4)  # the ingest worker joins its consumer group
             tp = throughput_phase(env, base, batches, total)
             lat = latency_phase(env, base, seconds=latency_seconds)
@@ -333,15 +303,3 @@ def run(
             "event_to_profile_p95_s": lat["p95_s"] <= TARGETS["event_to_profile_p95_s"],
         },
     }
-
-
-def _wait_http(base: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the API at {base} did not start")

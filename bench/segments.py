@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.ingest import _env, _spawn, _wait_http, bench_environment
+from bench.ingest import bench_environment
+from bench.processes import process_env, spawn, wait_http
 from kindred.db import make_engine, unit_of_work
 from kindred.infra import free_port
 from kindred.kafka import ensure_topics
@@ -334,21 +335,21 @@ def run(*, profiles: int, events: int) -> dict[str, Any]:
         engine.dispose()
 
         port = free_port()
-        proc_env = _env(env.settings, port)
+        proc_env = process_env(env.settings, port)
         ensure_topics(
             env.settings.resolved_kafka_bootstrap(),
             [env.settings.events_topic, env.settings.dlq_topic],
             partitions=env.settings.topic_partitions,
         )
         procs = [
-            _spawn(["serve", "--port", str(port)], proc_env),
-            _spawn(["worker", "ingest"], proc_env),
-            _spawn(["worker", "identity"], proc_env),
-            _spawn(["worker", "profiles"], proc_env),
+            spawn(["serve", "--port", str(port)], proc_env),
+            spawn(["worker", "ingest"], proc_env),
+            spawn(["worker", "identity"], proc_env),
+            spawn(["worker", "profiles"], proc_env),
         ]
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_http(base)
+            wait_http(base)
             time.sleep(5)  # consumer groups join
             pages = _pages(base, api_key, ids["pro_plan"], requests=300)
             export_csv = _export(base, api_key, ids["pro_plan"], "csv", "email,plan")

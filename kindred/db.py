@@ -54,11 +54,14 @@ def make_engine(url: str, *, pool_size: int = 10, follow: Settings | None = None
         connect_args={"connect_timeout": 10},
     )
     if follow is not None:
-        _follow_embedded(engine, follow)
+        follow_embedded(engine, follow)
     return engine
 
 
-def _follow_embedded(engine: Engine, settings: Settings) -> None:
+def follow_embedded(engine: Engine, settings: Settings) -> None:
+    """Make every new connection of ``engine`` dial the host and port the embedded server's
+    ``infra.json`` (of ``settings``) names now."""
+
     @event.listens_for(engine, "do_connect")
     def _dial_current(
         dialect: Any, conn_rec: Any, cargs: list[Any], cparams: dict[str, Any]

@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy import exc as sa_exc
 
-from kindred.db import _follow_embedded
+from kindred.db import follow_embedded
 from kindred.errors import KindredError
 from kindred.settings import Settings
 
@@ -253,5 +253,5 @@ def shared_limiter(engine: Engine, settings: Settings) -> RateLimiter:
         },
     )
     if not settings.database_url:  # the embedded server: follow it if it moves port
-        _follow_embedded(limiter_engine, settings)
+        follow_embedded(limiter_engine, settings)
     return RateLimiter(limiter_engine, lease_seconds=settings.rate_limit_lease_seconds)

@@ -18,7 +18,7 @@ import psutil
 from rich.console import Console
 
 from bench.faults.plan import PROCESSES, SOURCE, now, rounded
-from bench.ingest import _spawn, _wait_http
+from bench.processes import spawn, wait_http
 from kindred import infra
 from kindred.infra import free_port
 from kindred.settings import Settings, read_infra_state
@@ -70,7 +70,7 @@ class Cluster:
         )
         for name in PROCESSES:
             self.spawn(name)
-        _wait_http(self.base, timeout=60)
+        wait_http(self.base, timeout=60)
 
     def stop(self) -> None:
         for name in list(self.procs):
@@ -102,7 +102,7 @@ class Cluster:
             args += ["--port", str(self.port)]
         log = self.log_dir / f"{name}.{next(self._generation)}.log"
         self.logs[name] = log
-        self.procs[name] = _spawn(args, self.env, log=log)
+        self.procs[name] = spawn(args, self.env, log=log)
 
     def kill(self, name: str) -> None:
         proc = self.procs[name]

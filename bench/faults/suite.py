@@ -15,7 +15,7 @@ from bench.faults.load import Batch, Load
 from bench.faults.plan import INGEST_GROUP, PROCESSES, SOURCE, Outcome, Timings, now, rounded
 from bench.faults.scenarios import Faults
 from bench.faults.tally import REACHED, count, missing, query_rows, report, required
-from bench.ingest import _wait_http
+from bench.processes import wait_http
 from kindred.kafka import delete_group, partition_for_key
 
 
@@ -113,7 +113,7 @@ class Suite:
         for name in PROCESSES:
             self.c.spawn(name)
         with suppress(RuntimeError):
-            _wait_http(self.c.base, timeout=60)
+            wait_http(self.c.base, timeout=60)
         out.interventions.append(
             {
                 "at_s": rounded(now() - out.fault_end),

@@ -1,0 +1,61 @@
+"""The benchmarks' child processes: the environment a ``kindred`` child gets, starting one,
+and waiting for the API to answer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kindred.settings import Settings
+
+__all__ = ["process_env", "spawn", "wait_http"]
+
+
+def process_env(settings: Settings, port: int) -> dict[str, str]:
+    """This process's environment plus the infrastructure ``settings`` resolved to, for a
+    child serving the API on ``port``."""
+    return {
+        **os.environ,
+        "KINDRED_DATABASE_URL": settings.resolved_database_url(),
+        "KINDRED_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap(),
+        "KINDRED_EVENTS_TOPIC": settings.events_topic,
+        "KINDRED_DLQ_TOPIC": settings.dlq_topic,
+        "KINDRED_IDENTITY_CHANGES_TOPIC": settings.identity_changes_topic,
+        "KINDRED_API_PORT": str(port),
+        "KINDRED_LOG_LEVEL": "WARNING",
+    }
+
+
+def spawn(
+    args: list[str], env: dict[str, str], *, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Run ``kindred ARGS`` in a child process; its output goes to ``log`` (or nowhere)."""
+    out = log.open("ab") if log else None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from cli import main; main()", *args],
+            env=env,
+            stdout=out or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if out else subprocess.DEVNULL,
+        )
+    finally:
+        if out:
+            out.close()
+
+
+def wait_http(base: str, timeout: float = 30) -> None:
+    """Wait until ``{base}/healthz`` answers 200; RuntimeError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API at {base} did not start")
