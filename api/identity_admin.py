@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -16,7 +15,8 @@ from api.errors import ERROR_RESPONSES
 from api.validation import JSON_INT_MAX, JsonInt, StorableModel, StorableStr
 from identity.batch import list_models, model_chart
 from identity.overrides import RecordRef, merge_profiles, split_profile
-from identity.service import changes_since, list_generic_identifiers, why_not_merged
+from identity.schemas import ChangeFeed
+from identity.service import change_feed, list_generic_identifiers, why_not_merged
 from kindred.errors import NotFound
 from kindred.security import Principal
 
@@ -54,19 +54,9 @@ class SplitOut(BaseModel):
     moved_records: list[int]
 
 
-class ChangeOut(BaseModel):
-    id: int
-    kind: str
-    profile_id: uuid.UUID
-    other_profile_id: uuid.UUID | None
-    cause: str
-    evidence: dict[str, Any]
-    created_at: datetime
-
-
-class ChangesOut(BaseModel):
-    items: list[ChangeOut]
-    next_after: int
+# the feed page (``ChangeFeed``) under the name the OpenAPI document has always used
+class ChangesOut(ChangeFeed):
+    pass
 
 
 @router.post("/merge", response_model=MergeOut, summary="Force profiles together (must-link)")
@@ -104,21 +94,8 @@ def changes(
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ChangesOut:
-    rows = changes_since(session, after_id=after, limit=limit)
-    return ChangesOut(
-        items=[
-            ChangeOut(
-                id=c.id,
-                kind=c.kind,
-                profile_id=c.profile_id,
-                other_profile_id=c.other_profile_id,
-                cause=c.cause,
-                evidence=c.evidence,
-                created_at=c.created_at,
-            )
-            for c in rows
-        ],
-        next_after=rows[-1].id if rows else after,
+    return ChangesOut.model_validate(
+        change_feed(session, after=after, limit=limit), from_attributes=True
     )
 
 

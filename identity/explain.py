@@ -23,6 +23,7 @@ from identity.repository import (
     overrides_touching,
     record_ids_of,
 )
+from identity.schemas import ChangeFeed, ChangeOut
 from kindred.db import in_ids
 from kindred.models import (
     GenericIdentifier,
@@ -90,14 +91,20 @@ def identities_of(session: Session, profile_id: uuid.UUID) -> list[dict[str, Any
     return list(merged.values())
 
 
-def changes_since(session: Session, *, after_id: int = 0, limit: int = 100) -> list[IdentityChange]:
-    return list(
+def change_feed(session: Session, *, after: int = 0, limit: int = 100) -> ChangeFeed:
+    """A page of the merge/split feed after change ``after``, oldest first; ``next_after``
+    is where the next page starts (``after`` again when nothing is new)."""
+    rows = list(
         session.execute(
             select(IdentityChange)
-            .where(IdentityChange.id > after_id)
+            .where(IdentityChange.id > after)
             .order_by(IdentityChange.id)
             .limit(limit)
         ).scalars()
+    )
+    return ChangeFeed(
+        items=[ChangeOut.model_validate(c) for c in rows],
+        next_after=rows[-1].id if rows else after,
     )
 
 

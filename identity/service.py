@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from identity.accounts import link_profiles
 from identity.explain import (
-    changes_since,
+    change_feed,
     explain,
     identities_of,
     list_generic_identifiers,
@@ -67,7 +67,7 @@ from identity.repository import (
 __all__ = [
     "ResolveResult",
     "Scorer",
-    "changes_since",
+    "change_feed",
     "dirty_record_ids",
     "explain",
     "identities_of",
