@@ -1,6 +1,9 @@
-"""Account (B2B company) resolution.
+"""Account (B2B company) resolution. Identity alone writes ``accounts`` and ``account_keys``.
 
-Accounts arrive from `group` calls and CRM company rows (``account_keys``). This module
+Accounts arrive from `group` calls and CRM company rows: ingest records what each said in
+``account_records`` (by group id) and marks them dirty. This module
+0. takes dirty account records: an unknown key becomes a new account with that key, a known
+   one updates its account (traits merged in, a name or domain given replaces the stored one);
 1. merges accounts that are the same company: same web domain, or the same name once legal
    forms, case and punctuation are normalised (``ООО «Ромашка»`` = ``Romashka LLC``); the
    oldest account survives and absorbed ones answer through ``merged_into``;
@@ -20,16 +23,24 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from identity.graph import UnionFind
+from identity.merge import lock_resolver
 from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
+from identity.repository import (
+    account_ids_of_keys,
+    clear_dirty_account_records,
+    dirty_account_records,
+    insert_accounts,
+    update_accounts,
+)
 from kindred.db import in_ids
 from kindred.errors import NotFound
+from kindred.identifiers import domain_of_url
 from kindred.models import Account, AccountKey, Profile, RecordLink, SourceRecord
 from kindred.models.identity import AccountLink
 
@@ -43,20 +54,40 @@ class AccountResult:
     linked_profiles: int = 0
 
 
-def domain_of(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    raw = value.strip().lower()
-    if "@" in raw:
-        return email_domain(normalise_email(raw))
-    host = urlsplit(raw if "://" in raw else "//" + raw).hostname or ""
-    host = host.removeprefix("www.")
-    return host if "." in host else None
+def absorb_account_records(session: Session) -> int:
+    """Turn every dirty account record into its account (created for an unknown key, with the
+    key; else updated: traits merged in, name and domain replaced when given), then clear the
+    records compare-and-clear (one that ingest changed meanwhile stays dirty). Returns the
+    number of records taken. The caller commits."""
+    lock_resolver(session)
+    records = dirty_account_records(session)
+    if not records:
+        return 0
+    known = account_ids_of_keys(session, [r.key for r in records])
+    rows = [
+        {
+            "id": known.get(r.key) or uuid.uuid4(),
+            "key": r.key,
+            "name": r.name,
+            "domain": r.domain,
+            "traits": r.traits,
+        }
+        for r in records
+    ]
+    new = [row for row in rows if row["key"] not in known]
+    if new:
+        insert_accounts(session, new)
+    old = [row for row in rows if row["key"] in known]
+    if old:
+        update_accounts(session, old)
+    clear_dirty_account_records(session, records)
+    session.flush()
+    return len(records)
 
 
 def _account_domain(account: Account) -> str | None:
     traits = account.traits or {}
-    return domain_of(account.domain or traits.get("domain") or traits.get("website"))
+    return domain_of_url(account.domain or traits.get("domain") or traits.get("website"))
 
 
 def merge_duplicate_accounts(session: Session) -> int:
@@ -288,6 +319,9 @@ def link_profiles(
 
 
 def resolve_accounts(session: Session) -> AccountResult:
+    """The batch path: take the dirty account records, merge duplicate accounts, then choose
+    the account of every live profile."""
+    absorb_account_records(session)
     merged = merge_duplicate_accounts(session)
     result = link_profiles(session)
     result.merged_accounts = merged

@@ -138,10 +138,13 @@ class ResolveResult:
     changed_profiles: set[uuid.UUID] = field(default_factory=set)
     changes: list[dict[str, Any]] = field(default_factory=list)
     generic: list[dict[str, Any]] = field(default_factory=list)
+    #: account records turned into accounts (``identity.accounts.absorb_account_records``)
+    accounts: int = 0
 
     def absorb(self, other: ResolveResult) -> None:
         """Add the outcome of another pass (or part of one) to this one."""
         self.records += other.records
+        self.accounts += other.accounts
         self.new_profiles += other.new_profiles
         self.merges += other.merges
         self.changed_profiles |= other.changed_profiles

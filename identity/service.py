@@ -7,9 +7,9 @@ identifiers, and links each record to a profile:
 - when a record bridges several profiles, they merge: the *oldest* profile id survives and
   the others keep answering with ``merged_into`` (ids are never renumbered).
 Every link records the rule and the identifiers that made it; every merge is written to
-``identity_changes`` with its cause. ``resolve_step`` is the whole identity step (resolve,
-then link the accounts of the profiles that changed): the worker, ``kindred resolve`` and the
-benchmarks all run it.
+``identity_changes`` with its cause. ``resolve_step`` is the whole identity step (take the
+dirty account records into accounts, resolve, then link the accounts of the profiles that
+changed): the worker, ``kindred resolve`` and the benchmarks all run it.
 
 This is the seam the probabilistic (Splink) resolver plugs into: it adds edges with match
 weights to the same graph and goes through the same merge/stable-id machinery.
@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity.accounts import link_profiles
+from identity.accounts import absorb_account_records, link_profiles
 from identity.explain import (
     change_feed,
     explain,
@@ -95,9 +95,13 @@ def resolve_step(
     record_ids: Sequence[int] | None = None,
     scorer: Scorer | None = None,
 ) -> ResolveResult:
-    """The whole identity step: resolve dirty records (``resolve_dirty``), then choose the
-    account of every profile that changed. The caller commits."""
+    """The whole identity step: take the dirty account records (ingest's view of group calls)
+    into accounts, resolve dirty records (``resolve_dirty``), then choose the account of every
+    profile that changed (a group call of the same pass finds its account). A pass with only
+    account records to take resolves no record. The caller commits."""
+    accounts = absorb_account_records(session)
     result = resolve_dirty(session, limit=limit, scorer=scorer, record_ids=record_ids)
+    result.accounts = accounts
     if result.changed_profiles:
         link_profiles(session, profile_ids=result.changed_profiles)
     return result

@@ -1,8 +1,9 @@
 """The identity worker: resolves dirty source records continuously, in micro-batches.
 
-Each pass is one transaction of ``resolve_step`` (it takes an advisory lock, so several
-workers or a batch run never write the graph at the same time). Merges are published to the
-``kindred.identity.changes`` topic after the commit.
+Each pass is one transaction: the dirty account records first (a pass with nothing else to
+do still takes them: CRM company rows carry no person), then ``resolve_step``. It takes an
+advisory lock, so several workers or a batch run never write the graph at the same time.
+Merges are published to the ``kindred.identity.changes`` topic after the commit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from kafka import KafkaProducer
 from sqlalchemy import Engine
 
+from identity.accounts import absorb_account_records
 from identity.repository import dirty_backlog
 from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_step
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
@@ -67,7 +69,7 @@ class IdentityWorker:
         self._producer: KafkaProducer | None = None
         self.resolved = 0
         self.scorer = SplinkScorer() if config.probabilistic else None
-        #: backlog = dirty source records (capped count, read by the heartbeat thread)
+        #: backlog = dirty source and account records (capped counts, read by the heartbeat)
         self.heartbeat = (
             Heartbeat(
                 engine,
@@ -95,6 +97,8 @@ class IdentityWorker:
         with unit_of_work(self.engine) as session:
             # the lock outside the savepoints: a rollback to one must not release it
             lock_resolver(session)
+            # outside the savepoints too: the records' bisection never retries this part
+            result.accounts = absorb_account_records(session)
             ids = dirty_record_ids(session, limit=self.config.batch_size)
             if not ids:
                 return result

@@ -1,5 +1,5 @@
 """The queries of ingest: the set-based writes of a batch (events, source records,
-touchpoints, accounts), suppression lookups and counts, dead letters, and the consumer
+touchpoints, account records), suppression lookups and counts, dead letters, and the consumer
 offsets stored with each batch.
 
 Bulk writes pass one array per column and unnest them server-side: a constant number of
@@ -66,24 +66,17 @@ INSERT_TOUCHPOINTS = (
     "CAST(%(campaign)b AS jsonb[]), "
     "CAST(%(properties)b AS jsonb[])) ON CONFLICT DO NOTHING"
 )
-SELECT_ACCOUNT_KEYS = (
-    "SELECT key, account_id FROM account_keys WHERE key = ANY(CAST(%(keys)b AS text[]))"
-)
-INSERT_ACCOUNTS = (
-    "INSERT INTO accounts (id, name, domain, traits) SELECT * FROM unnest("
-    "CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), CAST(%(domain)b AS text[]), "
-    "CAST(%(traits)b AS jsonb[]))"
-)
-INSERT_ACCOUNT_KEYS = (
-    "INSERT INTO account_keys (key, account_id) SELECT * FROM unnest("
-    "CAST(%(key)b AS text[]), CAST(%(id)b AS uuid[])) ON CONFLICT DO NOTHING"
-)
-UPDATE_ACCOUNTS = (
-    "UPDATE accounts a SET traits = a.traits || v.traits, "
-    "name = coalesce(v.name, a.name), domain = coalesce(v.domain, a.domain), "
-    "updated_at = now() FROM unnest(CAST(%(id)b AS uuid[]), CAST(%(name)b AS text[]), "
-    "CAST(%(domain)b AS text[]), CAST(%(traits)b AS jsonb[])) AS v(id, name, domain, "
-    "traits) WHERE a.id = v.id"
+UPSERT_ACCOUNT_RECORDS = (
+    "INSERT INTO account_records (key, name, domain, traits, first_seen, last_seen) "
+    "SELECT * FROM unnest(CAST(%(key)b AS text[]), CAST(%(name)b AS text[]), "
+    "CAST(%(domain)b AS text[]), CAST(%(traits)b AS jsonb[]), "
+    "CAST(%(first_seen)b AS timestamptz[]), CAST(%(last_seen)b AS timestamptz[])) "
+    "ON CONFLICT (key) DO UPDATE SET traits = account_records.traits || EXCLUDED.traits, "
+    "name = coalesce(EXCLUDED.name, account_records.name), "
+    "domain = coalesce(EXCLUDED.domain, account_records.domain), "
+    "first_seen = least(account_records.first_seen, EXCLUDED.first_seen), "
+    "last_seen = greatest(account_records.last_seen, EXCLUDED.last_seen), "
+    "dirty = true, updated_at = now()"
 )
 SELECT_SUPPRESSED = (
     "SELECT s.kind, s.hash FROM suppressions s JOIN unnest(CAST(%(kind)b AS text[]), "
@@ -192,26 +185,19 @@ def count_accepted(session: Session, per_source: Mapping[str, int]) -> None:
         )
 
 
-# -- accounts ------------------------------------------------------------------------------
+# -- account records ---------------------------------------------------------------------
 
 
-def account_ids(session: Session, keys: Sequence[str]) -> dict[str, Any]:
-    """The account id of each of ``keys`` that is known."""
-    rows = execute_arrays(session, SELECT_ACCOUNT_KEYS, {"keys": list(keys)}, returning=True)
-    return dict((k, a) for k, a in rows)
-
-
-def insert_accounts(session: Session, accounts: Sequence[Mapping[str, Any]]) -> None:
-    """New accounts (``id``, ``key``, ``name``, ``domain``, ``traits``) and their keys."""
-    params = _columns(accounts, ("id", "name", "domain", "traits"), as_json=("traits",))
-    execute_arrays(session, INSERT_ACCOUNTS, params)
-    execute_arrays(session, INSERT_ACCOUNT_KEYS, _columns(accounts, ("key", "id")))
-
-
-def update_accounts(session: Session, accounts: Sequence[Mapping[str, Any]]) -> None:
-    """Merge traits into accounts; a name or domain given replaces the stored one."""
-    params = _columns(accounts, ("id", "name", "domain", "traits"), as_json=("traits",))
-    execute_arrays(session, UPDATE_ACCOUNTS, params)
+def upsert_account_records(session: Session, records: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or merge account records (``key``, ``name``, ``domain``, ``traits``,
+    ``first_seen``, ``last_seen``), marking them dirty: traits merged in (the new ones win), a
+    name or domain given replaces the stored one."""
+    params = _columns(
+        sorted(records, key=lambda r: r["key"]),  # one lock order for concurrent batches
+        ("key", "name", "domain", "traits", "first_seen", "last_seen"),
+        as_json=("traits",),
+    )
+    execute_arrays(session, UPSERT_ACCOUNT_RECORDS, params)
 
 
 # -- suppression ---------------------------------------------------------------------------
@@ -283,11 +269,13 @@ def try_session_lock(conn: Connection, key: str) -> bool:
 
 
 def pipeline_progress(session: Session) -> tuple[int, int]:
-    """Events stored and source records still waiting for identity (exact counts)."""
+    """Events stored, and source and account records still waiting for identity (exact
+    counts)."""
     row = session.execute(
         text(
             "SELECT (SELECT count(*) FROM events), "
-            "(SELECT count(*) FROM source_records WHERE dirty)"
+            "(SELECT count(*) FROM source_records WHERE dirty) "
+            "+ (SELECT count(*) FROM account_records WHERE dirty)"
         )
     ).one()
     return int(row[0]), int(row[1])

@@ -1,4 +1,5 @@
-"""Persist canonical events idempotently: events, source records, touchpoints, accounts.
+"""Persist canonical events idempotently: events, source records, touchpoints, account
+records.
 
 Everything is keyed so that a replay changes nothing: events by ``(source, message_id)``;
 source records by ``(source, record_key)``, and only *new* events update records. The caller
@@ -7,7 +8,6 @@ owns the transaction (this module flushes, never commits).
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from connectors.events import Event
 from ingest import repository
 from ingest.suppression import default_suppression_keys, drop_suppressed
+from kindred.identifiers import domain_of_url
 
 #: trait names (after lower-casing and removing separators) that carry an identifier
 IDENTIFIER_TRAITS = {
@@ -197,8 +198,9 @@ def persist_events(
         result.duplicates = len(unique)
         return result
 
-    # 2. accounts from group calls (account traits live on the account, not the person).
-    _upsert_accounts(session, [ev for ev in candidates if ev.type == "group"])
+    # 2. account records from group calls (account traits live on the account, not the
+    # person); identity turns them into accounts.
+    _record_accounts(session, [ev for ev in candidates if ev.type == "group"])
 
     # 3. source records: lock the existing ones, merge in Python, upsert in one statement.
     by_record: dict[tuple[str, str], list[Event]] = defaultdict(list)
@@ -274,50 +276,35 @@ def persist_events(
     return result
 
 
-ACCOUNT_COLUMNS = {"name": "name", "domain": "domain", "website": "domain"}
-
-
-def _domain_of(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().lower()
-    if "://" not in text:
-        text = "//" + text
-    host = urlsplit(text).hostname or ""
-    return host.removeprefix("www.") or None
-
-
-def _upsert_accounts(session: Session, groups: Sequence[Event]) -> None:
-    """Create or update accounts from group calls, keyed by group id (set-based)."""
+def _record_accounts(session: Session, groups: Sequence[Event]) -> None:
+    """Account records from group calls, keyed by group id (set-based): traits merged in
+    event-time order, the name and domain they carry. Identity turns them into accounts."""
     if not groups:
         return
     traits_by_key: dict[str, dict[str, Any]] = defaultdict(dict)
+    seen: dict[str, tuple[datetime, datetime]] = {}
     for ev in sorted(groups, key=lambda e: e.occurred_at):
         assert ev.group_id is not None
         traits_by_key[ev.group_id].update({k: v for k, v in ev.traits.items() if v is not None})
-    keys = sorted(traits_by_key)
-    known = repository.account_ids(session, keys)
+        first, _ = seen.get(ev.group_id, (ev.occurred_at, ev.occurred_at))
+        seen[ev.group_id] = (first, ev.occurred_at)
     rows = []
-    for key in keys:
-        traits = traits_by_key[key]
+    for key, traits in traits_by_key.items():
         name = traits.get("name")
         rows.append(
             {
                 "key": key,
                 "name": name if isinstance(name, str) else None,
-                "domain": _domain_of(traits.get("domain") or traits.get("website")),
+                "domain": domain_of_url(traits.get("domain") or traits.get("website")),
                 "traits": traits,
+                "first_seen": seen[key][0],
+                "last_seen": seen[key][1],
             }
         )
-    new = [{**row, "id": uuid.uuid4()} for row in rows if row["key"] not in known]
-    if new:
-        repository.insert_accounts(session, new)
-    old = [{**row, "id": known[row["key"]]} for row in rows if row["key"] in known]
-    if old:
-        repository.update_accounts(session, old)
+    repository.upsert_account_records(session, rows)
 
 
 def pipeline_progress(session: Session) -> tuple[int, int]:
-    """How far ingest has come: events stored, and source records still dirty (waiting for
-    the identity step)."""
+    """How far ingest has come: events stored, and source and account records still dirty
+    (waiting for the identity step)."""
     return repository.pipeline_progress(session)

@@ -1,9 +1,9 @@
 """All ORM models, imported here so that Alembic's env.py (and everyone else) has one place.
 
 Each module holds the tables of the package that owns them: ``ingest`` (sources, events,
-source records, touchpoints, dead letters, consumer offsets), ``identity`` (identifiers,
-profiles and record links, accounts, Splink models, overrides), ``profiles`` (segments,
-rollups, settings), ``connectors``, ``privacy``, ``ops`` (heartbeats, quarantine),
+source records, account records, touchpoints, dead letters, consumer offsets), ``identity``
+(identifiers, profiles and record links, accounts, Splink models, overrides), ``profiles``
+(segments, rollups, settings), ``connectors``, ``privacy``, ``ops`` (heartbeats, quarantine),
 ``ratelimit`` and ``security`` (API keys). ``base`` holds what they share.
 
 Vocabulary:
@@ -12,6 +12,8 @@ Vocabulary:
   with its latest traits and the identifiers that can link it to other records.
 - *profile*: a unified person; ``record_links`` maps every source record to one profile.
   A profile merged into another keeps its row with ``merged_into`` set, so old ids still answer.
+- *account record*: what group calls said about one account key (group id, CRM company id),
+  written by ingest; identity turns account records into accounts.
 - *account*: a company (B2B), found through ``account_keys`` (group id, CRM company id, domain).
 """
 
@@ -31,6 +33,7 @@ from kindred.models.identity import (
     SplinkModel,
 )
 from kindred.models.ingest import (
+    AccountRecord,
     ConsumerOffset,
     DeadLetter,
     Event,
@@ -68,6 +71,7 @@ __all__ = [
     "AccountComputed",
     "AccountKey",
     "AccountLink",
+    "AccountRecord",
     "ApiKey",
     "ConnectorDeadLetter",
     "ConsumerOffset",

@@ -1,6 +1,7 @@
 """Tables owned by the `ingest` package: sources and their write keys, the events as
-accepted, what each source knows about each person (source records), the touchpoints of
-journeys, the dead letters, and the consumer offsets stored with each batch."""
+accepted, what each source knows about each person (source records) and what group calls say
+about each account key (account records), the touchpoints of journeys, the dead letters, and
+the consumer offsets stored with each batch."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kindred.db import Base
 from kindred.models.base import JsonDict
 
-__all__ = ["ConsumerOffset", "DeadLetter", "Event", "Source", "SourceRecord", "Touchpoint"]
+__all__ = [
+    "AccountRecord",
+    "ConsumerOffset",
+    "DeadLetter",
+    "Event",
+    "Source",
+    "SourceRecord",
+    "Touchpoint",
+]
 
 
 class Source(Base):
@@ -70,6 +79,25 @@ class SourceRecord(Base):
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     dirty: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     deleted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AccountRecord(Base):
+    """What group calls (web ``group``, CRM company rows) said about one account key, as
+    seen: ingest writes it and marks it dirty; identity turns it into ``accounts`` and
+    ``account_keys`` and clears the flag (compare-and-clear on ``updated_at``)."""
+
+    __tablename__ = "account_records"
+    __table_args__ = (Index("ix_account_records_dirty", "key", postgresql_where=text("dirty")),)
+
+    #: the group id as sent (``crm:123``, ``acct_x``)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    domain: Mapped[str | None] = mapped_column(Text)
+    traits: Mapped[JsonDict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dirty: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

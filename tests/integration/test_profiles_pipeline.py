@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from connectors.events import Event
-from identity.accounts import link_profiles
+from identity.accounts import absorb_account_records, link_profiles
 from identity.service import resolve_dirty
 from ingest.service import persist_events
 from kindred.db import unit_of_work
@@ -45,7 +45,9 @@ def feed(engine: Engine, *events: Event) -> None:
     with unit_of_work(engine) as session:
         persist_events(session, list(events))
     with unit_of_work(engine) as session:
-        # the identity worker's step: resolve, then link the changed profiles' accounts
+        # the identity worker's step: take the account records, resolve, then link the changed
+        # profiles' accounts
+        absorb_account_records(session)
         resolved = resolve_dirty(session)
         link_profiles(session, profile_ids=resolved.changed_profiles)
     with unit_of_work(engine) as session:
