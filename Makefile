@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+# pytest-xdist workers: each starts its own embedded PostgreSQL and broker (conftest.py); whole
+# files go to one worker (--dist loadfile) because class/module fixtures share state per file
+PYTEST_WORKERS ?= 2
 
 .PHONY: help demo test lint format types imports migrations-check pytest browser bench-ingest bench-identity clean install
 
@@ -48,7 +51,7 @@ browser: ## Debian's Chromium for the browser tests (apt-get; Playwright never d
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 pytest: $(STAMP) browser ## the test suite (integration tests start embedded PostgreSQL + broker)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench-ingest: $(STAMP) ## ingest benchmark (JSON)
 	$(BIN)/kindred bench ingest --events 50000

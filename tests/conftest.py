@@ -11,13 +11,19 @@ same isolation, per class instead of per test.
 
 Under pytest-xdist every worker process runs its own session fixture, so each worker has its
 own embedded PostgreSQL and broker (own temporary data dir, own free ports).
+
+Cloning a database and dropping it take about half a second each; a background thread clones
+the next test's database while the current test runs, and another drops the used ones, so
+a test waits for neither (``DatabasePool``).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +56,85 @@ def _plain(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
+def create_database(services: Infra) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    return name
+
+
+def drop_database(services: Infra, name: str) -> None:
+    with psycopg.connect(services.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class DatabasePool:
+    """Test databases cloned from the template ahead of need by one thread, and dropped after
+    use by another. ``take`` returns a fresh database (waiting only if none is ready yet);
+    ``give_back`` queues it for dropping; ``close`` drops the rest and raises what failed."""
+
+    def __init__(self, services: Infra, *, ahead: int = 2) -> None:
+        self._services = services
+        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ahead)
+        self._used: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._threads = [
+            threading.Thread(target=self._clone, name="test-db-clone", daemon=True),
+            threading.Thread(target=self._drop, name="test-db-drop", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _clone(self) -> None:
+        while not self._stop.is_set():
+            item: str | BaseException
+            try:
+                item = create_database(self._services)
+            except BaseException as err:  # handed to the test that takes it
+                item = err
+            while not self._stop.is_set():
+                try:
+                    self._ready.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                if isinstance(item, str):
+                    self._used.put(item)
+
+    def _drop(self) -> None:
+        while (name := self._used.get()) is not None:
+            try:
+                drop_database(self._services, name)
+            except BaseException as err:  # reported by close()
+                self._errors.append(err)
+
+    def take(self) -> str:
+        item = self._ready.get(timeout=120)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def give_back(self, name: str) -> None:
+        self._used.put(name)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._threads[0].join(60)
+        while True:
+            try:
+                item = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, str):
+                self._used.put(item)
+        self._used.put(None)
+        self._threads[1].join(120)
+        if self._errors:
+            raise self._errors[0]
+
+
 @pytest.fixture(scope="session")
 def infra_services() -> Iterator[Infra]:
     ext_db = os.environ.get("KINDRED_TEST_DATABASE_URL")
@@ -76,22 +161,28 @@ def infra_services() -> Iterator[Infra]:
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def create_database(services: Infra) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(services.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    return name
+@pytest.fixture
+def own_data_dir() -> Iterator[Path]:
+    """A data dir for a test's own embedded PostgreSQL and broker, outside pytest's tmp tree.
+    initdb runs as another user (``pgserver``), who must be able to traverse every parent, and
+    each pytest process that starts resets /tmp/pytest-of-<user> to 0700: with a second pytest
+    run on the machine, initdb under ``tmp_path`` would fail half-way ("Permission denied")."""
+    path = Path(tempfile.mkdtemp(prefix="kindred-own-"))
+    yield path / "kd"
+    shutil.rmtree(path, ignore_errors=True)
 
 
-def drop_database(services: Infra, name: str) -> None:
-    with psycopg.connect(services.admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.fixture(scope="session")
+def database_pool(infra_services: Infra) -> Iterator[DatabasePool]:
+    pool = DatabasePool(infra_services)
+    yield pool
+    pool.close()
 
 
 @contextmanager
-def isolated_settings(services: Infra) -> Iterator[Settings]:
+def isolated_settings(services: Infra, pool: DatabasePool) -> Iterator[Settings]:
     """Settings on a new database cloned from the template, with unique topic names."""
-    name = create_database(services)
+    name = pool.take()
     suffix = uuid.uuid4().hex[:8]
     try:
         yield Settings(
@@ -104,7 +195,7 @@ def isolated_settings(services: Infra) -> Iterator[Settings]:
             topic_partitions=2,
         )
     finally:
-        drop_database(services, name)
+        pool.give_back(name)
 
 
 @contextmanager
@@ -137,8 +228,8 @@ def _cli_environment(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(infra_services: Infra) -> Iterator[Settings]:
-    with isolated_settings(infra_services) as s:
+def settings(infra_services: Infra, database_pool: DatabasePool) -> Iterator[Settings]:
+    with isolated_settings(infra_services, database_pool) as s:
         yield s
 
 
@@ -191,8 +282,8 @@ def server(settings: Settings, engine: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="class")
-def class_settings(infra_services: Infra) -> Iterator[Settings]:
-    with isolated_settings(infra_services) as s:
+def class_settings(infra_services: Infra, database_pool: DatabasePool) -> Iterator[Settings]:
+    with isolated_settings(infra_services, database_pool) as s:
         yield s
 
 

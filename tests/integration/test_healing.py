@@ -39,8 +39,8 @@ SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def own_infra(tmp_path: Path) -> Iterator[Settings]:
-    settings = Settings(data_dir=tmp_path / "kd")
+def own_infra(own_data_dir: Path) -> Iterator[Settings]:
+    settings = Settings(data_dir=own_data_dir)
     infra.up(settings)
     yield settings
     infra.down(settings)

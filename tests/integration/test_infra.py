@@ -20,8 +20,8 @@ SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class TestEmbeddedInfra:
-    def test_up_twice_is_harmless_and_down_stops_what_up_started(self, tmp_path: Path) -> None:
-        settings = Settings(data_dir=tmp_path / "kd")
+    def test_up_twice_is_harmless_and_down_stops_what_up_started(self, own_data_dir: Path) -> None:
+        settings = Settings(data_dir=own_data_dir)
         first = infra.up(settings)
         try:
             assert first.database_running and first.kafka_running
