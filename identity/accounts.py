@@ -28,16 +28,16 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from identity.graph import UnionFind
-from identity.merge import lock_resolver
-from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
-from identity.repository import (
+from identity.accounts_repository import (
     account_ids_of_keys,
     clear_dirty_account_records,
     dirty_account_records,
     insert_accounts,
     update_accounts,
 )
+from identity.graph import UnionFind
+from identity.merge import lock_resolver
+from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
 from kindred.db import in_ids
 from kindred.errors import NotFound
 from kindred.identifiers import domain_of_url

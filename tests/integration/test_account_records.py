@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 
 from connectors.events import Event, parse_event
 from identity.accounts import absorb_account_records
-from identity.repository import clear_dirty_account_records, dirty_account_records, dirty_backlog
+from identity.accounts_repository import clear_dirty_account_records, dirty_account_records
+from identity.repository import dirty_backlog
 from identity.service import resolve_step
 from identity.worker import IdentityConfig, IdentityWorker
 from ingest.service import persist_events
