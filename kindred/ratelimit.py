@@ -165,6 +165,15 @@ class RateLimiter:
         database."""
         now = self._clock()
         with self._lock:
+            # a token this process holds is a token, whatever another thread was refused
+            lease = self._leases.get(key)
+            if lease is not None:
+                if now < lease.expires:
+                    lease.tokens -= 1
+                    if lease.tokens <= 0:
+                        del self._leases[key]
+                    return 0.0
+                del self._leases[key]
             refused = self._refused.get(key)
             if refused is not None:
                 until, token_at = refused
@@ -172,16 +181,7 @@ class RateLimiter:
                     self.stats["refused_locally"] += 1
                     return token_at - now
                 del self._refused[key]
-            lease = self._leases.get(key)
-            if lease is None:
-                return None
-            if now >= lease.expires:
-                del self._leases[key]
-                return None
-            lease.tokens -= 1
-            if lease.tokens <= 0:
-                del self._leases[key]
-            return 0.0
+            return None
 
     def take(self, key: str, limit: RateLimit) -> float:
         """Take one token; 0 when allowed, else the seconds until one is likely there."""
@@ -215,8 +215,9 @@ class RateLimiter:
                 self._refused[key] = (now + min(wait, self.lease_ttl), now + wait)
             return wait
         self.stats["granted"] += taken
-        if taken > 1:
-            with self._lock:
+        with self._lock:
+            self._refused.pop(key, None)  # the budget had tokens after all
+            if taken > 1:
                 lease = self._leases.setdefault(key, _Lease(0, 0.0))
                 lease.tokens += taken - 1
                 lease.expires = self._clock() + self.lease_ttl
