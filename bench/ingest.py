@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -26,10 +25,9 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.processes import process_env, spawn, wait_http
+from bench.processes import running_pipeline
 from kindred import infra
 from kindred.db import make_engine, unit_of_work
-from kindred.infra import free_port
 from kindred.kafka import ensure_topics, make_consumer, make_producer
 from kindred.migrate import upgrade
 from kindred.settings import Settings
@@ -255,32 +253,11 @@ def run(
     batches = segment_events_for_bench(events, batch_size=100)
     total = sum(len(b["batch"]) for b in batches)
     with bench_environment() as env:
-        port = free_port()
-        proc_env = process_env(env.settings, port)
-        ensure_topics(
-            env.settings.resolved_kafka_bootstrap(),
-            [env.settings.events_topic, env.settings.dlq_topic],
-            partitions=env.settings.topic_partitions,
-        )
-        procs = [
-            spawn(["serve", "--port", str(port)], proc_env),
-            *[spawn(["worker", "ingest"], proc_env) for _ in range(ingest_workers)],
-            spawn(["worker", "identity"], proc_env),
-        ]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(base)
+        workers = ["ingest"] * ingest_workers + ["identity"]
+        with running_pipeline(env.settings, workers) as base:
             time.sleep(4)  # the ingest worker joins its consumer group
             tp = throughput_phase(env, base, batches, total)
             lat = latency_phase(env, base, seconds=latency_seconds)
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
         payloads = []
         for b in batches:
             for m in b["batch"]:

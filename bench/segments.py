@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import statistics
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -21,10 +20,8 @@ import httpx
 import psycopg
 
 from bench.ingest import bench_environment
-from bench.processes import process_env, spawn, wait_http
+from bench.processes import running_pipeline
 from kindred.db import make_engine, unit_of_work
-from kindred.infra import free_port
-from kindred.kafka import ensure_topics
 from kindred.security import create_api_key
 from profiles.config import save_config
 from profiles.segments import create_segment
@@ -334,22 +331,7 @@ def run(*, profiles: int, events: int) -> dict[str, Any]:
             ids[name] = str(view.id)
         engine.dispose()
 
-        port = free_port()
-        proc_env = process_env(env.settings, port)
-        ensure_topics(
-            env.settings.resolved_kafka_bootstrap(),
-            [env.settings.events_topic, env.settings.dlq_topic],
-            partitions=env.settings.topic_partitions,
-        )
-        procs = [
-            spawn(["serve", "--port", str(port)], proc_env),
-            spawn(["worker", "ingest"], proc_env),
-            spawn(["worker", "identity"], proc_env),
-            spawn(["worker", "profiles"], proc_env),
-        ]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(base)
+        with running_pipeline(env.settings, ["ingest", "identity", "profiles"]) as base:
             time.sleep(5)  # consumer groups join
             pages = _pages(base, api_key, ids["pro_plan"], requests=300)
             export_csv = _export(base, api_key, ids["pro_plan"], "csv", "email,plan")
@@ -362,14 +344,6 @@ def run(*, profiles: int, events: int) -> dict[str, Any]:
                 samples=60,
                 profiles=profiles,
             )
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
     export_rate = min(export_csv["rows_per_s"], export_ndjson["rows_per_s"])
     return {
         "benchmark": "segments",
