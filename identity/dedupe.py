@@ -20,6 +20,7 @@ Guardrails applied before and after scoring:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from identity.blocking import add_blocking_keys
+from identity.calibration import derive_threshold
 from identity.clustering import (
     ClusterConfig,
     constrained_clusters,
@@ -63,6 +66,11 @@ class ResolverConfig:
     ``first_name_veto_scope``: ``"contact"`` vetoes model edges of pairs that share an email
     or phone but have clearly different first names; ``"all"`` vetoes every model edge
     with clearly different first names.
+    ``match_threshold``: the least match probability a model edge needs to join clusters;
+    ``None`` derives it from the trained model's own probabilities over the scored edges
+    (``identity.calibration.derive_threshold``: the highest expected F1 whose expected
+    precision reaches ``target_precision``); a value pins it. The chosen value is
+    reported in the resolution's ``stats["match_threshold"]``.
     """
 
     edge_threshold: float = 0.5
@@ -77,6 +85,8 @@ class ResolverConfig:
     first_name_veto_similarity: float = 0.7
     first_name_veto_scope: str = "contact"
     contact_mismatch_floor: float | None = -1.0
+    match_threshold: float | None = None
+    target_precision: float = 0.98
 
 
 @dataclass
@@ -252,6 +262,7 @@ def resolve_records(
     link_cols = [c for c in config.link_columns if c in scoring.columns]
     det = shared_value_links(scoring, columns=[*strong, *link_cols])
     timings["guardrails_s"] = round(time.perf_counter() - t, 2)
+    scoring = add_blocking_keys(scoring)  # once, for training and scoring
 
     report: dict[str, Any] | None = None
     if settings_json is None:
@@ -278,6 +289,12 @@ def resolve_records(
         else False
     )
     timings["predict_s"] = round(time.perf_counter() - t, 2)
+    live = ~edges["vetoed"].to_numpy(dtype=bool)
+    threshold, threshold_report = derive_threshold(
+        edges["match_probability"].to_numpy()[live],
+        target_precision=config.target_precision,
+        fixed=config.match_threshold,
+    )
 
     say("clustering")
     t = time.perf_counter()
@@ -287,12 +304,12 @@ def resolve_records(
     exclusive = {c: frame[c] for c in exclusive_cols}
     result = constrained_clusters(
         frame["unique_id"],
-        edges=edges.loc[~edges["vetoed"].to_numpy(dtype=bool)],
+        edges=edges.loc[live],
         must_links=det[["unique_id_l", "unique_id_r"]],
         cannot_links=cannot_links,
         exclusive_keys=exclusive,
         duplicate_free={c: frame[c] for c in duplicate_free_columns if c in frame.columns},
-        config=config.cluster,
+        config=dataclasses.replace(config.cluster, threshold=threshold),
     )
     del scoring
     clusters = result.as_frame()
@@ -326,6 +343,7 @@ def resolve_records(
         str(k): int(v) for k, v in all_edges.loc[~is_splink, "rule"].value_counts().items()
     }
     stats["generic_identifiers"] = {k: len(v) for k, v in generic.items()}
+    stats["match_threshold"], stats["match_threshold_rule"] = threshold, threshold_report
     stats["generic_reasons"] = reasons
     return Resolution(
         clusters=clusters,

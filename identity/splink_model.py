@@ -13,10 +13,13 @@ and the multi-source platform records alike:
   ``company``: Jaro-Winkler 0.95/0.88, TF; ``job_title``, ``address``, ``city``: see code;
 - ``birth_date``: ``DateOfBirthComparison``; ``national_id``: Levenshtein 1/2.
 
-Training is unsupervised: the prior from deterministic rules with an assumed recall (measured
-against ``true_id`` when that column exists, and reported), u by random sampling, m by EM
-over two blocking rules on disjoint columns. The trained model is plain JSON (Splink's
-settings dict); ``save_model``/``load_model`` wrap it with a Kindred version string.
+Blocking: exact-value rules plus fuzzy ones on derived keys (Soundex, initials, birth-date
+parts, swapped names), each within a comparison budget (``identity.blocking``).
+Training is unsupervised: u by random sampling, m by EM over two blocking rules on disjoint
+columns; the prior is the larger of the deterministic-rule and the EM estimate, then one
+self-consistency step (``identity.calibration``), every estimate in the report. The
+trained model is plain JSON (Splink's settings dict); ``save_model``/``load_model`` wrap it
+with a Kindred version string.
 """
 
 from __future__ import annotations
@@ -25,15 +28,25 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import pandas as pd
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from identity.blocking import (
+    FUZZY_RULES,
+    KEY_COLUMNS,
+    BlockingBudget,
+    add_blocking_keys,
+    guarded_rules,
+    measured_blocking_recall,
+    rule_creator,
+)
+from identity.calibration import expected_matches, self_consistent_prior, start_prior
 
 LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
 MODEL_FORMAT = "kindred-splink/1"
@@ -49,6 +62,7 @@ class TrainingConfig:
     u_max_pairs: float = 5e6
     em_max_pairs: float = 2e6
     seed: int = 42
+    blocking: BlockingBudget = field(default_factory=BlockingBudget)
 
 
 def _present(frame: pd.DataFrame, col: str, *, min_share: float = 0.01) -> bool:
@@ -122,17 +136,30 @@ _PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _blocking_rules(frame: pd.DataFrame) -> list[Any]:
-    return [block_on(*cols) for cols in _PREDICTION_RULES if all(_present(frame, c) for c in cols)]
+def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame if all(c in frame.columns for c in KEY_COLUMNS) else add_blocking_keys(frame)
 
 
-def build_settings(frame: pd.DataFrame, *, link_type: LinkType = "dedupe_only") -> SettingsCreator:
-    """Splink settings for the columns of ``frame`` that carry data."""
+def build_settings(
+    frame: pd.DataFrame,
+    *,
+    link_type: LinkType = "dedupe_only",
+    budget: BlockingBudget | None = None,
+    blocking_report: dict[str, Any] | None = None,
+) -> SettingsCreator:
+    """Splink settings for the columns of ``frame`` that carry data; the blocking rules'
+    guard report (``identity.blocking.guarded_rules``) goes into ``blocking_report``."""
+    exact = [r for r in _PREDICTION_RULES if all(_present(frame, c) for c in r)]
+    rules, report = guarded_rules(
+        _with_keys(frame), [*exact, *FUZZY_RULES], link_type=link_type, budget=budget
+    )
+    if blocking_report is not None:
+        blocking_report.update(report, kept=rules)
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="unique_id",
         comparisons=_comparisons(frame),
-        blocking_rules_to_generate_predictions=_blocking_rules(frame),
+        blocking_rules_to_generate_predictions=[rule_creator(r) for r in rules],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )
@@ -143,7 +170,7 @@ def build_settings(frame: pd.DataFrame, *, link_type: LinkType = "dedupe_only") 
 #: stay out of Splink.
 _SCORING_COLUMNS = (
     "first_name", "last_name", "email", "email_local", "phone", "company", "org_key", "job_title",
-    "city", "postcode", "birth_date", "address", "national_id", "source_dataset",
+    "city", "postcode", "birth_date", "address", "national_id", "source_dataset", *KEY_COLUMNS,
 )  # fmt: skip
 
 
@@ -152,6 +179,7 @@ def _model_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _register(db_api: DuckDBAPI, frame: pd.DataFrame, link_type: str) -> list[Any]:
+    frame = _with_keys(frame)
     cols = _model_columns(frame)
     if link_type == "dedupe_only":
         return [db_api.register(frame[cols], dataset_display_name="records")]
@@ -162,35 +190,6 @@ def _register(db_api: DuckDBAPI, frame: pd.DataFrame, link_type: str) -> list[An
         db_api.register(part[cols].reset_index(drop=True), dataset_display_name=str(name))
         for name, part in frame.groupby("source_dataset", sort=True)
     ]
-
-
-def _measured_rule_recall(
-    frame: pd.DataFrame, rules: list[tuple[str, ...]], link_type: str
-) -> float | None:
-    """Recall of the prior's deterministic rules against ``true_id`` (None without labels)."""
-    if "true_id" not in frame.columns or not rules:
-        return None
-    con = duckdb.connect()
-    cols = sorted(
-        {c for r in rules for c in r}
-        | {"unique_id", "true_id"}
-        | ({"source_dataset"} if "source_dataset" in frame.columns else set())
-    )
-    con.register("f", frame[cols])
-    cross = " AND l.source_dataset <> r.source_dataset" if link_type == "link_only" else ""
-    unions = " UNION ".join(
-        "SELECT l.unique_id AS a, r.unique_id AS b FROM f l JOIN f r ON l.true_id = r.true_id "
-        "AND l.unique_id < r.unique_id" + cross + "".join(f" AND l.{c} = r.{c}" for c in rule)
-        for rule in rules
-    )
-    found = con.execute(f"SELECT count(*) FROM ({unions})").fetchall()[0][0]
-    total_sql = (
-        "SELECT count(*) FROM f l JOIN f r ON l.true_id = r.true_id AND l.unique_id < r.unique_id"
-        + cross
-    )
-    total = con.execute(total_sql).fetchall()[0][0]
-    con.close()
-    return float(found) / float(total) if total else None
 
 
 def _prior_rules(frame: pd.DataFrame) -> list[tuple[str, ...]]:
@@ -238,31 +237,53 @@ def train_model(
     """Train a model on ``frame`` without labels. Returns (Splink settings JSON, report)."""
     config = config or TrainingConfig()
     started = time.perf_counter()
+    frame = _with_keys(frame)
     db_api = DuckDBAPI()
     sdfs = _register(db_api, frame, link_type)
-    settings = build_settings(frame, link_type=link_type)
+    blocking: dict[str, Any] = {}
+    settings = build_settings(
+        frame, link_type=link_type, budget=config.blocking, blocking_report=blocking
+    )
     linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings)
     prior_rules = _prior_rules(frame)
     linker.training.estimate_probability_two_random_records_match(
         [block_on(*r) for r in prior_rules], recall=config.prior_recall
     )
+    deterministic = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
     n = len(frame)
     linker.training.estimate_u_using_random_sampling(
         max_pairs=min(config.u_max_pairs, n * (n - 1) / 2), seed=config.seed
     )
     em_rules = _em_rules(frame)
-    for rule in em_rules:
+    for i, rule in enumerate(em_rules):
         linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), max_pairs=config.em_max_pairs
+            block_on(*rule),
+            max_pairs=config.em_max_pairs,
+            populate_probability_two_random_records_match_from_trained_values=(
+                i == len(em_rules) - 1
+            ),
         )
     settings_json = linker.misc.save_model_to_json()
+    em = float(settings_json["probability_two_random_records_match"]) if em_rules else None
     if link_type == "link_only":
         sizes = frame["source_dataset"].value_counts().to_numpy()
         total_pairs = float(sizes.sum() ** 2 - (sizes**2).sum()) / 2
     else:
         total_pairs = n * (n - 1) / 2
-    checked = _check_prior_recall(linker, settings_json, config.prior_recall, total_pairs)
+    start, source = start_prior(deterministic, em)
+    settings_json["probability_two_random_records_match"] = start
+    expected = expected_matches(sdfs, settings_json)
+    found = deterministic * total_pairs * config.prior_recall
+    prior = self_consistent_prior(
+        start=start,
+        expected_matches=expected or 0.0,
+        total_pairs=total_pairs,
+        lower_bound=found / total_pairs if total_pairs else 0.0,
+    )
+    settings_json["probability_two_random_records_match"] = prior
     version = model_version(settings_json)
+    kept = blocking.pop("kept", [])
+    blocking["measured_recall"] = measured_blocking_recall(frame, kept, link_type)
     report = {
         "model_version": version,
         "format": MODEL_FORMAT,
@@ -272,51 +293,25 @@ def train_model(
         "blocking_rules": [
             b["blocking_rule"] for b in settings_json["blocking_rules_to_generate_predictions"]
         ],
+        "blocking": blocking,
         "prior": {
+            "method": f"max(deterministic, em) = {source}, then one self-consistency step",
             "rules": [list(r) for r in prior_rules],
             "assumed_recall": config.prior_recall,
-            "checked_recall": checked,
-            "measured_recall": _measured_rule_recall(frame, prior_rules, link_type),
-            "probability_two_random_records_match": settings_json[
-                "probability_two_random_records_match"
-            ],
+            "deterministic": deterministic,
+            "deterministic_pairs": round(found, 1),
+            "em": em,
+            "start": start,
+            "expected_matches": None if expected is None else round(expected, 1),
+            "checked_recall": round(min(1.0, found / expected), 4) if expected else None,
+            "measured_recall": measured_blocking_recall(frame, prior_rules, link_type),
+            "probability_two_random_records_match": prior,
         },
         "em_blocking_rules": [list(r) for r in em_rules],
         "config": asdict(config),
         "train_seconds": round(time.perf_counter() - started, 2),
     }
     return settings_json, report
-
-
-CHECK_MIN_PROBABILITY = 0.5
-
-
-def _check_prior_recall(
-    linker: Linker, settings_json: dict[str, Any], assumed: float, total_pairs: float
-) -> float | None:
-    """Check the recall assumed for the prior's deterministic rules, without labels.
-
-    The rules found ``D = prior * pairs * assumed`` matches. The trained model expects
-    ``E = sum(match_probability)`` matches among the blocked pairs with a probability of at
-    least ``CHECK_MIN_PROBABILITY`` (0.5), so the rules' recall is about ``D / E``. The sum
-    starts at 0.5, not near 0: at 1M records the blocking yields tens of millions of
-    unlikely pairs whose small probabilities (themselves inflated by a too-high prior) add
-    up to more than the true matches and drove the estimate to 0.10 against a true 0.25.
-    When that differs from the assumption, the prior is rescaled once
-    (``prior * assumed / checked``) and the checked recall is returned."""
-    pred = linker.inference.predict(
-        threshold_match_probability=CHECK_MIN_PROBABILITY, warning_mode="never"
-    )
-    rel = pred.as_duckdbpyrelation()
-    expected = rel.aggregate("sum(match_probability) AS e").df()["e"].iloc[0]
-    pred.drop_table_from_database_and_remove_from_cache()
-    prior = float(settings_json["probability_two_random_records_match"])
-    found = prior * total_pairs * assumed
-    if not expected or expected != expected or found <= 0:
-        return None
-    checked = min(1.0, max(0.02, found / float(expected)))
-    settings_json["probability_two_random_records_match"] = prior * assumed / checked
-    return round(checked, 4)
 
 
 def save_model(path: str | Path, settings_json: dict[str, Any], *, version: str) -> None:
