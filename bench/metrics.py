@@ -96,3 +96,33 @@ def clustering_metrics(
             "f1": round(_f1(ex_p, ex_r), 5),
         },
     }
+
+
+def align_clusters(record_ids: Sequence[Any] | pd.Series, clusters: pd.DataFrame) -> pd.Series:
+    """Cluster id per record of ``record_ids`` from a ``unique_id``/``cluster_id`` frame that
+    may omit records (Splink leaves out records in no edge): an omitted record is its own
+    cluster (its id prefixed so it cannot collide with a real cluster id)."""
+    ids = pd.Series(np.asarray(record_ids, dtype=object)).astype(str)
+    by_id = pd.Series(
+        clusters["cluster_id"].astype(str).to_numpy(), index=clusters["unique_id"].astype(str)
+    )
+    out = by_id.reindex(ids.to_numpy())
+    missing = out.isna().to_numpy()
+    values = out.to_numpy(dtype=object)
+    values[missing] = ("single:" + ids[missing]).to_numpy()
+    return pd.Series(values, dtype=object)
+
+
+def pairwise_bcubed(
+    truth: Sequence[Any] | np.ndarray[Any, Any] | pd.Series,
+    predicted: Sequence[Any] | np.ndarray[Any, Any] | pd.Series,
+) -> dict[str, Any]:
+    """``{"pairwise": {precision, recall, f1, ...pair counts}, "bcubed": {precision, recall,
+    f1}, "predicted_clusters"}`` (see the module docstring)."""
+    full = clustering_metrics(truth, predicted)
+    bcubed = {k: full["cluster"][k] for k in ("precision", "recall", "f1")}
+    return {
+        "pairwise": full["pairwise"],
+        "bcubed": bcubed,
+        "predicted_clusters": full["predicted_clusters"],
+    }

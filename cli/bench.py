@@ -11,23 +11,60 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("identity")
 def identity(
-    dataset: str = typer.Option(
-        "febrl3", "--dataset", help="febrl3 | febrl4 | synthetic", case_sensitive=False
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="febrl3 | febrl4 | synthetic (the single-set report), or any set of the suite: "
+        "febrl1 | febrl2 | febrl3 | febrl4 | names_dob | historical | crm (with --suite, or "
+        "a name only the suite has: the suite report for that set)",
+        case_sensitive=False,
     ),
-    size: int = typer.Option(100_000, "--size", help="records (synthetic only)", min=10),
-    seed: int = typer.Option(7, "--seed", help="generator seed (synthetic only)"),
+    suite: bool = typer.Option(
+        False, "--suite", help="the evaluation suite: every set (or --dataset's), as one JSON"
+    ),
+    size: int | None = typer.Option(
+        None, "--size", help="records of a generated set (synthetic: 100000)", min=10
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="generator seed (generated sets)"),
     baseline: bool = typer.Option(
         True, "--baseline/--no-baseline", help="also run bare Splink on the same data"
     ),
 ) -> None:
     """Kindred's resolver vs bare Splink: precision/recall/F1, time and memory, as JSON."""
+    from bench.identity_suite import SUITE
+
+    name = dataset.lower() if dataset else None
+    single = ("febrl3", "febrl4", "synthetic")
+    if name is not None and name not in (*single, *SUITE):
+        typer.echo(
+            f"unknown --dataset {dataset!r}: use {', '.join(dict.fromkeys((*single, *SUITE)))}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if suite or (name is not None and name not in single):
+        if name == "synthetic":
+            typer.echo("--dataset synthetic is not a set of the suite", err=True)
+            raise typer.Exit(2)
+        from bench.identity_suite import format_table, run_suite
+
+        doc = run_suite(
+            [name] if name else SUITE,
+            size=size,
+            seed=11 if seed is None else seed,
+            baseline=baseline,
+            progress=lambda msg: typer.echo(msg, err=True),
+        )
+        typer.echo(format_table(doc), err=True)
+        typer.echo(json.dumps(doc, indent=2, allow_nan=False))
+        return
     from bench.identity import bench_identity_json
 
-    name = dataset.lower()
-    if name not in ("febrl3", "febrl4", "synthetic"):
-        typer.echo(f"unknown --dataset {dataset!r}: use febrl3, febrl4 or synthetic", err=True)
-        raise typer.Exit(2)
-    doc = bench_identity_json(name, size=size, seed=seed, baseline=baseline)
+    doc = bench_identity_json(
+        name or "febrl3",
+        size=size or 100_000,
+        seed=7 if seed is None else seed,
+        baseline=baseline,
+    )
     typer.echo(json.dumps(doc, indent=2))
 
 
