@@ -18,11 +18,13 @@ threshold clustering does not:
    therefore does not merge them. Edges refused for support are retried once after the
    first pass, when clusters have grown.
 
-``detect_generic_identifiers`` finds email/phone values shared by several different
-people (``info@``, a family mailbox, a company switchboard): a value whose records carry at
-least ``min_distinct_names`` mutually dissimilar first names (typos, initials and
-nicknames are one name), or two different values of a strong id (two CRM contacts behind
-one switchboard), or a role local part. Such values must not link.
+``find_generic_identifiers`` finds email/phone values shared by several different people
+(``info@``, a family mailbox, a company switchboard): it gathers the records behind each
+value that could be shared and asks ``identity.guardrail.judge``, the one rule the streaming
+resolver uses too. Typos, nicknames, initials, blanks and swapped first/last names are one
+person; dissimilar names, two values of a strong id (two CRM contacts behind one
+switchboard) or a role local part make the value generic, with its reason.
+``detect_generic_identifiers`` is the same with plain arguments and sets for an answer.
 
 Union-find (``identity.graph.UnionFind``) uses path halving, here with union by size and
 per-cluster constraint state in plain Python lists; for 1M nodes and a few million edges this
@@ -31,7 +33,6 @@ runs in seconds.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,16 @@ import numpy as np
 import pandas as pd
 
 from identity.graph import UnionFind
+from identity.guardrail import (
+    BATCH_POLICY,
+    GuardrailPolicy,
+    Holder,
+    Verdict,
+    group_persons,
+    judge,
+    role_local_part,
+    same_given_name,
+)
 
 
 @dataclass(frozen=True)
@@ -299,51 +310,108 @@ def constrained_clusters(
 # --- generic identifiers -----------------------------------------------------------------
 
 
-def _one_edit(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by one substitution, insertion, deletion or
-    transposition of adjacent letters (a typo)."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        return (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and a[diff[0]] == b[diff[1]]
-            and a[diff[1]] == b[diff[0]]
-        )
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return short[i:] == long_[i + 1 :]
+def similar_names(a: str, b: str, *, cutoff: float = 0.9) -> bool:
+    """Whether two normalised first names can be one person's
+    (``identity.guardrail.same_given_name``: equal, nickname, initial, prefix, one typo,
+    Jaro-Winkler >= ``cutoff``)."""
+    return same_given_name(a, b, cutoff=cutoff)
 
 
-def _similar_names(a: str, b: str, *, cutoff: float) -> bool:
-    if a == b:
-        return True
-    if len(a) == 1 or len(b) == 1:  # an initial matches the names it starts
-        return a[0] == b[0]
-    if len(a) >= 3 and len(b) >= 3 and _one_edit(a, b):
-        return True
-    return difflib.SequenceMatcher(None, a, b).ratio() >= cutoff
+def distinct_name_count(names: Iterable[str], *, cutoff: float = 0.9) -> int:
+    """First names counted once per person they can belong to (``jon``/``john``/``j`` are
+    one)."""
+    return len(group_persons(((n or None, None) for n in names), cutoff=cutoff))
 
 
-def similar_names(a: str, b: str, *, cutoff: float = 0.75) -> bool:
-    """Whether two normalised first names can be one person's (equal, an initial, one typo
-    apart, or close by sequence similarity)."""
-    return _similar_names(a, b, cutoff=cutoff)
+def _text_or_none(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
-def distinct_name_count(names: Iterable[str], *, cutoff: float = 0.75) -> int:
-    """Names counted once per group of similar spellings (``jon``/``john`` are one)."""
-    kept: list[str] = []
-    for name in sorted(set(names), key=lambda s: (-len(s), s)):
-        if not any(_similar_names(name, k, cutoff=cutoff) for k in kept):
-            kept.append(name)
-    return len(kept)
+def find_generic_identifiers(
+    frame: pd.DataFrame,
+    *,
+    columns: Sequence[str] = ("email", "phone"),
+    name_column: str = "first_name",
+    last_name_columns: Sequence[str] = ("last_name",),
+    strong_columns: Sequence[str] = (),
+    policy: GuardrailPolicy = BATCH_POLICY,
+) -> dict[str, dict[str, Verdict]]:
+    """Per column of ``columns`` present in ``frame``, the values that are generic, each with
+    its ``identity.guardrail.Verdict`` (reason included).
+
+    The decision is ``identity.guardrail.judge`` on the records holding a value (names from
+    ``name_column`` and ``last_name_columns``, strong ids from ``strong_columns``); it is
+    asked only about values that could fail it: held under ``policy.min_persons`` or more
+    spellings of a name, under two values of a strong id, role mailboxes, and values on more
+    than ``policy.max_records`` records."""
+    names = [c for c in dict.fromkeys([name_column, *last_name_columns]) if c in frame.columns]
+    first_col = name_column if name_column in frame.columns else None
+    last_cols = [c for c in names if c != first_col]
+    strong = [c for c in dict.fromkeys(strong_columns) if c in frame.columns]
+    found: dict[str, dict[str, Verdict]] = {}
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        sub = frame.loc[frame[col].notna().to_numpy(), [col, *names, *strong]]
+        sub = sub.set_axis(["v", *names, *strong], axis=1)
+        cand: set[Any] = set()
+        if names:
+            spelled = sub[["v", *names]].dropna(subset=names, how="all").drop_duplicates()
+            counts = spelled.groupby("v", sort=False).size()
+            cand.update(counts.index[counts >= policy.min_persons])
+        if policy.strong_ids:
+            for s in strong:
+                nun = sub[["v", s]].dropna().drop_duplicates().groupby("v", sort=False).size()
+                cand.update(nun.index[nun > 1])
+        if policy.role_mailboxes and col == "email":
+            cand.update(v for v in pd.unique(sub["v"]) if role_local_part(str(v)) is not None)
+        if policy.max_records is not None:
+            sizes = sub["v"].value_counts()
+            cand.update(sizes.index[sizes > policy.max_records])
+        rows = sub[sub["v"].isin(cand)].sort_values("v", kind="stable")
+        verdicts: dict[str, Verdict] = {}
+        values = rows["v"].to_numpy()
+        firsts = rows[first_col].tolist() if first_col else [None] * len(rows)
+        lasts = [rows[c].tolist() for c in last_cols]
+        strongs = [rows[c].tolist() for c in strong]
+        bounds: list[int] = []
+        if len(values):
+            bounds = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]).tolist()
+        ends = [*bounds[1:], len(values)] if bounds else []
+        for lo, hi in zip(bounds, ends, strict=True):
+            holders = []
+            for i in range(lo, hi):
+                parts = [p for p in (_text_or_none(x[i]) for x in lasts) if p]
+                ids = tuple(
+                    (c, str(x[i]))
+                    for c, x in zip(strong, strongs, strict=True)
+                    if _text_or_none(x[i])
+                )
+                holders.append(
+                    Holder(first=_text_or_none(firsts[i]), last=" ".join(parts) or None, strong=ids)
+                )
+            value = str(values[lo])
+            verdict = judge(col, value, holders, policy)
+            if verdict.generic:
+                verdicts[value] = verdict
+        found[col] = verdicts
+    return found
+
+
+def reason_counts(verdicts: Mapping[str, Mapping[str, Verdict]]) -> dict[str, dict[str, int]]:
+    """Per column, how many generic values each test found (a value may count under
+    several)."""
+    out: dict[str, dict[str, int]] = {}
+    for col, by_value in verdicts.items():
+        counts: dict[str, int] = {}
+        for verdict in by_value.values():
+            for code in verdict.codes:
+                counts[code] = counts.get(code, 0) + 1
+        out[col] = counts
+    return out
 
 
 def detect_generic_identifiers(
@@ -358,69 +426,30 @@ def detect_generic_identifiers(
     role_emails: bool = False,
     reasons: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, set[str]]:
-    """Identifier values shared by different people, per column.
-
-    A value is generic when its records carry ``min_distinct_names`` or more dissimilar
-    first names (or values of one of ``extra_name_columns``, e.g. ``last_name``: two
-    colleagues named David behind one switchboard); when its records carry two or more
-    different values of one of ``strong_columns`` (two CRM contacts or two logins behind
-    one mailbox); with ``role_emails``, when it is an email whose local part is a role (``info@``,
-    ``sales@``...); or (when ``max_records`` is set) when more than ``max_records`` records
-    carry it. ``reasons``, when given, receives per column the count of values found by
-    each test (a value may count under several).
-    """
-    from identity.normalize import ROLE_LOCAL_PARTS
-
-    found: dict[str, set[str]] = {}
-    for col in columns:
-        if col not in frame.columns:
-            continue
-        generic: set[str] = set()
-        why: dict[str, int] = {}
-        present = frame[col].notna().to_numpy()
-        values = frame[col].to_numpy()[present]
-        for name_col in dict.fromkeys([name_column, *extra_name_columns]):
-            if name_col not in frame.columns:
-                continue
-            sub = pd.DataFrame({"v": values, "n": frame[name_col].to_numpy()[present]})
-            sub = sub.dropna().drop_duplicates()
-            counts = sub.groupby("v", sort=False).size()
-            cand = sub[sub["v"].isin(counts.index[counts >= min_distinct_names])]
-            cand = cand.sort_values("v", kind="stable")
-            v_arr = cand["v"].to_numpy()
-            n_arr = cand["n"].to_numpy()
-            hits = 0
-            if len(v_arr):
-                starts = np.flatnonzero(np.r_[True, v_arr[1:] != v_arr[:-1]])
-                ends = np.r_[starts[1:], len(v_arr)]
-                for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-                    if distinct_name_count(n_arr[s:e].tolist()) >= min_distinct_names:
-                        generic.add(str(v_arr[s]))
-                        hits += 1
-            why["distinct_" + name_col] = hits
-        for strong in strong_columns:
-            if strong not in frame.columns:
-                continue
-            sub = pd.DataFrame({"v": values, "s": frame[strong].to_numpy()[present]}).dropna()
-            nun = sub.drop_duplicates().groupby("v", sort=False).size()
-            multi = {str(v) for v in nun.index[nun > 1]}
-            why[f"several_{strong}"] = len(multi)
-            generic |= multi
-        if role_emails and col == "email":
-            uniq = pd.Series(pd.unique(values))
-            local = uniq.str.rsplit("@", n=1).str[0].str.replace(r"[._]", "", regex=True)
-            role = {str(v) for v in uniq[local.isin(ROLE_LOCAL_PARTS)]}
-            why["role_mailbox"] = len(role)
-            generic |= role
-        if max_records is not None:
-            counts = frame[col].value_counts()
-            big = {str(v) for v in counts.index[counts > max_records]}
-            why["too_many_records"] = len(big)
-            generic |= big
-        found[col] = generic
-        if reasons is not None:
-            reasons[col] = why
-    return found
+    """Identifier values shared by different people, per column: ``find_generic_identifiers``
+    with ``min_distinct_names`` dissimilar persons, ``extra_name_columns`` as the family
+    name (e.g. ``last_name``: two Davids behind one switchboard are two people), conflicting
+    ``strong_columns``, role mailboxes when ``role_emails``, and more than ``max_records``
+    records when set. ``reasons``, when given, receives per column the count of values found
+    by each test (``distinct_first_name``, ``distinct_last_name``, ``several_<column>``,
+    ``role_mailbox``, ``too_many_records``)."""
+    policy = GuardrailPolicy(
+        min_persons=min_distinct_names,
+        strong_ids=bool(strong_columns),
+        role_mailboxes=role_emails,
+        max_records=max_records,
+    )
+    verdicts = find_generic_identifiers(
+        frame,
+        columns=columns,
+        name_column=name_column,
+        last_name_columns=extra_name_columns,
+        strong_columns=strong_columns,
+        policy=policy,
+    )
+    if reasons is not None:
+        reasons.update(reason_counts(verdicts))
+    return {col: set(by_value) for col, by_value in verdicts.items()}
 
 
 def shared_value_links(

@@ -4,10 +4,11 @@ and the identity worker; ``dedupe_csv`` backs ``kindred identity dedupe``.
 
 Guardrails applied before and after scoring:
 
-- *generic identifiers*: email/phone values shared by records with two or more dissimilar
-  first names, or by two different CRM contacts / logins, and role mailboxes (``info@``,
-  family mailboxes, switchboards) are blanked before scoring, so they neither link nor get
-  weight; they are reported;
+- *generic identifiers*: email/phone values shared by two or more people by the evidence
+  (dissimilar names - a typo, a nickname, a blank or swapped first/last names are one
+  person; two different CRM contacts / logins), and role mailboxes (``info@``; family
+  mailboxes, switchboards) are blanked before scoring, so they neither link nor get
+  weight; each is reported with its reason (``identity.guardrail``);
 - *deterministic contact links*: every other exact normalised email and E.164 phone is a
   must-link (CDP sources key people by them), subject to the strong-id cannot-links;
 - *first-name veto*: a pair whose first names are both known and clearly different
@@ -36,9 +37,11 @@ from identity.calibration import derive_threshold
 from identity.clustering import (
     ClusterConfig,
     constrained_clusters,
-    detect_generic_identifiers,
+    find_generic_identifiers,
+    reason_counts,
     shared_value_links,
 )
+from identity.guardrail import GuardrailPolicy
 from identity.records import (
     INPUT_FIELDS,
     canonical_person_frame,
@@ -54,8 +57,8 @@ class ResolverConfig:
     """Thresholds of the batch resolver.
 
     ``generic_*``: which email/phone values count as shared by several people (see
-    ``identity.clustering.detect_generic_identifiers``); with ``generic_min_distinct_names
-    = 2`` one mailbox used under two clearly different first names is already shared.
+    ``identity.guardrail``); with ``generic_min_distinct_names = 2`` one mailbox used by
+    two people with dissimilar names is already shared.
     ``link_columns``: contact points whose exact, non-generic normalised value links records
     deterministically (a must-link, refused only by a cannot-link or a strong-id conflict).
     ``contact_mismatch_floor``: the least match weight (log2 Bayes factor) a *disagreeing*
@@ -241,17 +244,18 @@ def resolve_records(
 
     t = time.perf_counter()
     say("detecting generic identifiers")
-    reasons: dict[str, dict[str, int]] = {}
-    generic = detect_generic_identifiers(
+    verdicts = find_generic_identifiers(
         frame,
-        columns=[c for c in config.generic_columns if c in frame.columns],
-        min_distinct_names=config.generic_min_distinct_names,
-        max_records=config.generic_max_records,
+        columns=config.generic_columns,
+        last_name_columns=config.generic_extra_name_columns,
         strong_columns=exclusive_cols,
-        extra_name_columns=config.generic_extra_name_columns,
-        role_emails=config.generic_role_emails,
-        reasons=reasons,
+        policy=GuardrailPolicy(
+            min_persons=config.generic_min_distinct_names,
+            role_mailboxes=config.generic_role_emails,
+            max_records=config.generic_max_records,
+        ),
     )
+    generic = {col: set(by_value) for col, by_value in verdicts.items()}
     scoring = frame.copy(deep=False)
     for col, values in generic.items():
         if values:
@@ -344,7 +348,11 @@ def resolve_records(
     }
     stats["generic_identifiers"] = {k: len(v) for k, v in generic.items()}
     stats["match_threshold"], stats["match_threshold_rule"] = threshold, threshold_report
-    stats["generic_reasons"] = reasons
+    # one entry per blanked value with its reason, and how many values each test found
+    stats["generic_reasons"] = {
+        col: {value: v.reason for value, v in found.items()} for col, found in verdicts.items()
+    }
+    stats["generic_reason_counts"] = reason_counts(verdicts)
     return Resolution(
         clusters=clusters,
         edges=all_edges,

@@ -156,6 +156,9 @@ def explain(session: Session, profile_id: uuid.UUID) -> dict[str, Any]:
 
 
 def list_generic_identifiers(session: Session, *, limit: int = 1000) -> list[dict[str, Any]]:
+    """The emails/phones that stopped linking, newest first, each with the guardrail's reason
+    (``"3 dissimilar names: ann lee / bob stone / chris wu"``), ``distinct_names`` (the
+    dissimilar persons behind it) and its records."""
     rows = session.execute(
         select(GenericIdentifier).order_by(GenericIdentifier.created_at.desc()).limit(limit)
     ).scalars()

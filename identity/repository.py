@@ -18,7 +18,7 @@ from sqlalchemy import Connection, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from identity.graph import EXCLUSIVE_TYPES, GENERIC_CHECK_TYPES, GENERIC_MIN_NAMES, rule_for
+from identity.graph import EXCLUSIVE_TYPES, rule_for
 from kindred.db import execute_arrays, in_ids
 from kindred.models import (
     GenericIdentifier,
@@ -174,87 +174,6 @@ def refresh_identifiers(session: Session, records: Sequence[DirtyRecord]) -> Non
             )
             .values(linking=False)
         )
-
-
-def flag_generic_identifiers(
-    session: Session, record_ids: Sequence[int], *, min_names: int = GENERIC_MIN_NAMES
-) -> list[dict[str, Any]]:
-    """Emails/phones seen with ``min_names`` or more different first names are shared (a role
-    address, a household, a switchboard): they stop linking and are reported."""
-    first_name = func.lower(
-        func.trim(
-            func.coalesce(
-                SourceRecord.traits["first_name"].astext,
-                SourceRecord.traits["firstName"].astext,
-                func.split_part(SourceRecord.traits["name"].astext, " ", 1),
-            )
-        )
-    )
-    candidates = (
-        select(Identifier.link_type, Identifier.value)
-        .where(
-            in_ids(Identifier.record_id, record_ids),
-            Identifier.link_type.in_(GENERIC_CHECK_TYPES),
-            Identifier.linking.is_(True),
-        )
-        .distinct()
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            Identifier.link_type,
-            Identifier.value,
-            func.count(func.distinct(first_name)),
-            func.count(func.distinct(Identifier.record_id)),
-        )
-        .join(SourceRecord, SourceRecord.id == Identifier.record_id)
-        .join(
-            candidates,
-            (candidates.c.link_type == Identifier.link_type)
-            & (candidates.c.value == Identifier.value),
-        )
-        .where(first_name.is_not(None), first_name != "")
-        .group_by(Identifier.link_type, Identifier.value)
-        .having(func.count(func.distinct(first_name)) >= min_names)
-    ).all()
-    flagged = []
-    for link_type, value, names, records in rows:
-        session.execute(
-            update(Identifier)
-            .where(Identifier.link_type == link_type, Identifier.value == value)
-            .values(linking=False)
-        )
-        session.execute(
-            pg_insert(GenericIdentifier)
-            .values(
-                link_type=link_type,
-                value=value,
-                reason=f"seen with {names} different first names on {records} records",
-                distinct_names=names,
-                records=records,
-            )
-            .on_conflict_do_update(
-                index_elements=["link_type", "value"],
-                set_={"distinct_names": names, "records": records},
-            )
-        )
-        flagged.append({"type": link_type, "value": value, "names": names, "records": records})
-    return flagged
-
-
-def profiles_holding(session: Session, flagged: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Profiles with a record holding one of the ``flagged`` identifiers."""
-    if not flagged:
-        return set()
-    cond = [(Identifier.link_type == f["type"]) & (Identifier.value == f["value"]) for f in flagged]
-    return set(
-        session.execute(
-            select(RecordLink.profile_id)
-            .join(Identifier, Identifier.record_id == RecordLink.record_id)
-            .where(or_(*cond))
-            .distinct()
-        ).scalars()
-    )
 
 
 def shared_identifier_pairs(

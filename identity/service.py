@@ -43,6 +43,7 @@ from identity.graph import (
     normalise_identifier,
     rule_of,
 )
+from identity.guardrail_repository import flag_generic_identifiers, profiles_holding
 from identity.merge import absorb_profile, lock_resolver, split_disconnected, surviving_profile_id
 from identity.repository import (
     DirtyRecord,
@@ -51,12 +52,10 @@ from identity.repository import (
     dirty_records,
     exclusive_ids_of_profiles,
     exclusive_ids_of_records,
-    flag_generic_identifiers,
     linked_record_ids,
     mark_stale,
     overrides_touching,
     profiles_created_at,
-    profiles_holding,
     profiles_of_records,
     records_of_profiles,
     refresh_identifiers,

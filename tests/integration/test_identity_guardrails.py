@@ -167,6 +167,30 @@ class TestGenericIdentifiers:
         assert _profile_of(engine, "web", "anon:a4") not in ids
 
 
+class TestGenericIdentifierEvidence:
+    def test_typos_swapped_names_and_blanks_keep_one_persons_email_linking(
+        self, engine: Engine
+    ) -> None:
+        names = [("Catherine", "Lee"), ("Cathrine", "Lee"), ("Lee", "Catherine"), (None, "Lee")]
+        for i, (first, last) in enumerate(names):
+            traits = {"email": "cath.lee@x.io", "first_name": first, "last_name": last}
+            _send(engine, {"type": "identify", "anonymousId": f"c{i}", "traits": traits})
+        assert len({_profile_of(engine, "web", f"anon:c{i}") for i in range(4)}) == 1
+        with Session(engine) as conn:
+            assert conn.execute(select(GenericIdentifier)).scalars().all() == []
+
+    def test_the_reason_names_the_people(self, engine: Engine) -> None:
+        for i, name in enumerate(("Ann Lee", "Bob Stone", "Chris Wu")):
+            traits = {"email": "team@x.io", "name": name}
+            _send(engine, {"type": "identify", "anonymousId": f"t{i}", "traits": traits})
+        with Session(engine) as conn:
+            generic = conn.execute(select(GenericIdentifier)).scalar_one()
+        # names as the resolver normalises them (nicknames mapped), most frequent first
+        assert generic.reason.startswith("3 dissimilar names: ")
+        assert all(part in generic.reason for part in (" lee", " stone", " wu"))
+        assert (generic.distinct_names, generic.records) == (3, 3)
+
+
 class TestStableIds:
     def test_merge_keeps_the_oldest_id_and_the_other_points_to_it(self, engine: Engine) -> None:
         _send(engine, {"type": "identify", "anonymousId": "x1", "traits": {"email": "z@z.io"}})

@@ -161,7 +161,11 @@ def test_exact_contacts_link_and_strong_ids_conflict() -> None:
     assert "parkfamily@gmail.com" in res.generic_identifiers["email"]  # Gmail ignores dots
     assert cid["r6"] != cid["r7"]
     # a mailbox on two CRM contacts is shared too
-    assert res.stats["generic_reasons"]["email"]["several_crm_id"] == 1
+    assert res.stats["generic_reason_counts"]["email"]["several_crm_id"] == 1
+    # every blanked value is reported with its reason
+    reasons = res.stats["generic_reasons"]["email"]
+    assert reasons["bob@ray.com"] == "conflicting crm_id: C1 / C2"
+    assert reasons["parkfamily@gmail.com"] == "2 dissimilar names: carol park / daniel park"
     assert res.stats["deterministic_links"]["email"] >= 2
 
 
