@@ -1,6 +1,6 @@
 """Batch person resolution: normalisation + strong-id links + Splink + guardrails +
-constrained clustering. ``resolve_records`` is the entry point for ``kindred resolve --full``
-and the identity worker; ``dedupe_csv`` backs ``kindred identity dedupe``.
+constrained clustering. ``resolve_records`` is the entry point for ``kindred resolve --full``,
+the identity worker and ``kindred identity dedupe`` (``identity.dedupe_file``).
 
 Guardrails applied before and after scoring:
 
@@ -23,9 +23,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -42,13 +41,6 @@ from identity.clustering import (
     shared_value_links,
 )
 from identity.guardrail import GuardrailPolicy
-from identity.records import (
-    INPUT_FIELDS,
-    canonical_person_frame,
-    guess_id_column,
-    guess_mapping,
-    header_key,
-)
 from identity.splink_model import LinkType, TrainingConfig, predict_edges, train_model
 
 
@@ -364,139 +356,7 @@ def resolve_records(
     )
 
 
-# --- CSV front end -----------------------------------------------------------------------
-
-
-class DedupeInputError(ValueError):
-    """The input CSV or the options cannot be used; the message says how to fix it."""
-
-
-@dataclass
-class DedupeSummary:
-    records: int
-    clusters: int
-    mapping: dict[str, str]
-    id_column: str
-    generic_identifiers: dict[str, int]
-    out_path: str
-
-
 MIN_RECORDS_TO_TRAIN = 50
-
-
-def parse_mapping(items: Sequence[str]) -> dict[str, str]:
-    """``["E-mail=email", "Tel=phone"]`` -> ``{"E-mail": "email", "Tel": "phone"}``."""
-    mapping: dict[str, str] = {}
-    for item in items:
-        src, sep, fld = item.rpartition("=")
-        if not sep or not src or not fld:
-            raise DedupeInputError(
-                f"--map {item!r}: expected SOURCE_COLUMN=FIELD, e.g. E-mail=email"
-            )
-        fld = fld.strip()
-        if fld not in INPUT_FIELDS:
-            raise DedupeInputError(
-                f"--map {item!r}: unknown field {fld!r}; use one of {', '.join(INPUT_FIELDS)}"
-            )
-        mapping[src.strip()] = fld
-    return mapping
-
-
-def dedupe_csv(
-    in_path: str | Path,
-    out_path: str | Path,
-    *,
-    id_column: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    default_region: str = "US",
-    config: ResolverConfig | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> DedupeSummary:
-    """Resolve the person records of a CSV; write ``<id column>, cluster_id, confidence``."""
-    say = progress or (lambda _msg: None)
-    path = Path(in_path)
-    if not path.is_file():
-        raise DedupeInputError(f"{path}: no such file; pass the path of a CSV of person records")
-    say("reading CSV")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DedupeInputError(
-            f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"
-        ) from exc
-    columns = [str(c) for c in raw.columns]
-    if id_column is None:
-        id_column = guess_id_column(columns)
-        if id_column is None:
-            raise DedupeInputError(
-                f"{path}: no id column found among {columns}; pass --id-column COLUMN "
-                "naming the column that identifies each record"
-            )
-    elif id_column not in columns:
-        raise DedupeInputError(
-            f"--id-column {id_column!r} is not a column of {path}; columns are {columns}"
-        )
-    if raw[id_column].isna().any():
-        raise DedupeInputError(
-            f"{path}: column {id_column!r} has empty ids; fill them or choose another --id-column"
-        )
-    dupes = raw[id_column][raw[id_column].duplicated()]
-    if len(dupes):
-        raise DedupeInputError(
-            f"{path}: id column {id_column!r} has duplicate values (e.g. {dupes.iloc[0]!r}); "
-            "ids must be unique per row - pick another --id-column"
-        )
-    if mapping:
-        unknown = [c for c in mapping if c not in columns]
-        if unknown:
-            raise DedupeInputError(
-                f"--map names columns not in {path}: {unknown}; columns are {columns}"
-            )
-        used = dict(mapping)
-    else:
-        used = guess_mapping([c for c in columns if c != id_column])
-        if not used:
-            raise DedupeInputError(
-                f"{path}: no column recognised as a person field; pass --map COLUMN=FIELD "
-                f"(fields: {', '.join(INPUT_FIELDS)})"
-            )
-    say(f"normalising {len(raw)} records")
-    frame = canonical_person_frame(
-        raw, mapping=used, id_column=id_column, default_region=default_region
-    )
-    if len(frame) < 2:
-        clusters = pd.DataFrame(
-            {
-                "unique_id": frame["unique_id"],
-                "cluster_id": frame["unique_id"],
-                "confidence": np.nan,
-            }
-        )
-        generic: dict[str, set[str]] = {}
-    else:
-        settings = None
-        if len(frame) < MIN_RECORDS_TO_TRAIN:
-            settings = small_data_model(frame)
-        resolution = resolve_records(frame, settings_json=settings, config=config, progress=say)
-        clusters = resolution.clusters
-        generic = resolution.generic_identifiers
-    out = pd.DataFrame(
-        {
-            id_column: raw[id_column].to_numpy(),
-            "cluster_id": clusters["cluster_id"].to_numpy(),
-            "confidence": clusters["confidence"].round(4).to_numpy(),
-        }
-    )
-    say(f"writing {out_path}")
-    out.to_csv(out_path, index=False)
-    return DedupeSummary(
-        records=len(out),
-        clusters=int(out["cluster_id"].nunique()),
-        mapping=used,
-        id_column=id_column,
-        generic_identifiers={k: len(v) for k, v in generic.items()},
-        out_path=str(out_path),
-    )
 
 
 def small_data_model(frame: pd.DataFrame) -> dict[str, Any]:
@@ -505,7 +365,3 @@ def small_data_model(frame: pd.DataFrame) -> dict[str, Any]:
     from identity.splink_model import fixed_parameter_model
 
     return fixed_parameter_model(frame)
-
-
-def header_keys(columns: Sequence[str]) -> list[str]:
-    return [header_key(c) for c in columns]

@@ -8,20 +8,36 @@ values as ``None``. Columns (all ``object`` dtype holding ``str | None``):
 ``email_domain``, ``phone`` (E.164), ``company``, ``org_key`` (the organisation as one
 token: the company name without spaces, else the corporate email domain's name -
 ``Harbor Robotics`` and ``ann@harborrobotics.com`` both give ``harborrobotics``),
-``job_title``, ``city``, ``postcode``,
-``birth_date`` (``YYYY-MM-DD``), ``address``; optional ``national_id``, ``source_dataset``,
-``true_id`` (benchmarks only) and any strong-id columns (CRM contact id, userId) that the
-caller names when resolving.
+``job_title``, ``city``, ``postcode``, ``birth_date`` (``YYYY-MM-DD``), ``birth_year``
+(``YYYY``), ``birth_month`` (``MM``), ``birth_day`` (``DD``), ``address`` (the street
+number and the address lines 1 joined); optional, present only when a column is mapped to
+them: ``middle_name``, ``address_2``, ``state``, ``country``, ``birth_place``,
+``occupation``, ``gender`` (``m``/``f`` or the normalised text), ``national_id``; and
+``source_dataset``, ``true_id`` (benchmarks only) and any strong-id columns (CRM contact
+id, userId) that the caller keeps (``keep_columns``).
+
+Birth dates (``parse_birth_date``): the date parts are kept whether or not the whole date
+is possible. ``1861-71-11`` has no ``birth_date`` but ``birth_year`` 1861 and
+``birth_day`` 11; ``1861-13-05`` (day and month swapped: 13..31 in the month slot, 1..12 in
+the day slot) is read as ``1861-05-13``. A part is kept when plausible: year 1800..this
+year, month 1..12, day 1..31.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from identity import normalize as nz
+from identity.headers import INPUT_FIELDS as INPUT_FIELDS
+from identity.headers import JOINED_FIELDS
+from identity.headers import guess_id_column as guess_id_column
+from identity.headers import guess_mapping as guess_mapping
+from identity.headers import header_key as header_key
 
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "unique_id",
@@ -38,85 +54,130 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "city",
     "postcode",
     "birth_date",
-    "address",
-)
-
-#: Fields a raw column may be mapped to (``--map SRC=FIELD``).
-INPUT_FIELDS: tuple[str, ...] = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "full_name",
-    "email",
-    "phone",
-    "company",
-    "job_title",
-    "address",
-    "city",
-    "postcode",
-    "country",
-    "birth_date",
     "birth_year",
     "birth_month",
     "birth_day",
-    "gender",
+    "address",
 )
 
-#: Header spellings recognised when no explicit mapping is given (compared after
-#: lower-casing and removing spaces, dashes, underscores and dots).
-HEADER_ALIASES: dict[str, str] = {
-    **{k: "first_name" for k in ("firstname", "first", "givenname", "forename", "fname", "name1",
-                                 "vorname", "imya", "имя")},
-    **{k: "middle_name" for k in ("middlename", "middle", "mname", "patronymic", "otchestvo")},
-    **{k: "last_name" for k in ("lastname", "last", "surname", "familyname", "lname", "name2",
-                                "nachname", "familiya", "фамилия")},
-    **{k: "full_name" for k in ("fullname", "name", "contactname", "personname", "displayname",
-                                "fio", "фио")},
-    **{k: "email" for k in ("email", "emailaddress", "mail", "email1", "primaryemail",
-                            "workemail", "почта")},
-    **{k: "phone" for k in ("phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone",
-                            "cell", "cellphone", "phone1", "телефон")},
-    **{k: "company" for k in ("company", "companyname", "organisation", "organization", "org",
-                              "account", "accountname", "employer", "firm", "компания")},
-    **{k: "job_title" for k in ("jobtitle", "title", "position", "role", "jobrole",
-                                "должность")},
-    **{k: "address" for k in ("address", "street", "streetaddress", "address1", "addressline1",
-                              "адрес")},
-    **{k: "city" for k in ("city", "town", "locality", "suburb", "город")},
-    **{k: "postcode" for k in ("postcode", "zip", "zipcode", "postalcode", "postal", "индекс")},
-    **{k: "country" for k in ("country", "countrycode", "страна")},
-    **{k: "birth_date" for k in ("birthdate", "dob", "dateofbirth", "birthday")},
-    **{k: "birth_year" for k in ("birthyear", "yearofbirth", "yob")},
-    **{k: "birth_month" for k in ("birthmonth",)},
-    **{k: "birth_day" for k in ("birthday_day", "birthdayofmonth")},
-    **{k: "gender" for k in ("gender", "sex")},
+#: The canonical columns each input field feeds (for reporting what a column is used as).
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name", "full_name"),
+    "last_name": ("last_name", "full_name"),
+    "full_name": ("full_name", "first_name", "last_name"),
+    "email": ("email", "email_local", "email_domain", "org_key"),
+    "company": ("company", "org_key"),
+    "street_number": ("address",),
+    "country": ("country", "phone"),
+    **{f: ("birth_date", "birth_year", "birth_month", "birth_day")
+       for f in ("birth_date", "birth_year", "birth_month", "birth_day")},
 }  # fmt: skip
 
-_ID_ALIASES = ("id", "uniqueid", "recid", "recordid", "contactid", "customerid", "userid", "uid")
+_GENDERS = {
+    **dict.fromkeys(("m", "male", "man", "masculine", "mannlich", "mann", "h", "homme",
+                     "masculin", "hombre", "masculino", "maschio", "uomo", "м", "муж",
+                     "мужской", "мужчина"), "m"),
+    **dict.fromkeys(("f", "female", "woman", "feminine", "w", "weiblich", "frau", "femme",
+                     "feminin", "mujer", "femenino", "femmina", "donna", "vrouw", "ж", "жен",
+                     "женский", "женщина"), "f"),
+}  # fmt: skip
+
+#: Optional input fields copied into a column of the same name, with their normaliser.
+_OPTIONAL: dict[str, Callable[[Any], str | None]] = {
+    "middle_name": nz.normalise_name,
+    "address_2": nz.normalise_text,
+    "state": nz.normalise_text,
+    "country": nz.normalise_text,
+    "birth_place": nz.normalise_city,
+    "occupation": nz.normalise_text,
+    "gender": lambda v: _GENDERS.get(header_key(v)) or nz.normalise_text(v),
+    "national_id": nz.normalise_id,
+}
+
+#: The birth columns, in the order of ``BirthDate``.
+BIRTH_COLUMNS = ("birth_date", "birth_year", "birth_month", "birth_day")
+BirthDate = tuple[str | None, str | None, str | None, str | None]
+_NO_DATE: BirthDate = (None, None, None, None)
 
 
-def header_key(name: str) -> str:
-    return "".join(ch for ch in str(name).lower() if ch not in " -_.")
+def birth_from_parts(year: int | None, month: int | None, day: int | None) -> BirthDate:
+    """``(birth_date, year, month, day)`` from numeric parts: the plausible parts, swapped
+    day and month put back, and the whole date when it exists."""
+    if month is not None and day is not None and 13 <= month <= 31 and 1 <= day <= 12:
+        month, day = day, month
+    y = year if year is not None and 1800 <= year <= date.today().year else None
+    m = month if month is not None and 1 <= month <= 12 else None
+    d = day if day is not None and 1 <= day <= 31 else None
+    whole = None
+    if y is not None and m is not None and d is not None:
+        try:
+            whole = date(y, m, d).isoformat()
+        except ValueError:
+            whole = None
+    return (
+        whole,
+        None if y is None else f"{y:04d}",
+        None if m is None else f"{m:02d}",
+        None if d is None else f"{d:02d}",
+    )
 
 
-def guess_mapping(columns: list[str]) -> dict[str, str]:
-    """Map recognised raw headers to canonical input fields (first header wins per field)."""
-    mapping: dict[str, str] = {}
-    taken: set[str] = set()
-    for col in columns:
-        field = HEADER_ALIASES.get(header_key(col))
-        if field and field not in taken:
-            mapping[col] = field
-            taken.add(field)
-    return mapping
+def parse_birth_date(raw: object) -> BirthDate:
+    """``(birth_date, year, month, day)`` of one raw value. Layouts: those of
+    ``normalise_date`` (``YYYY-MM-DD``, ``YYYY/MM/DD``, ``YYYYMMDD``, ``DD.MM.YYYY``) and a
+    bare year. A valid date is ``normalise_date``'s reading; otherwise ``birth_from_parts``."""
+    whole = nz.normalise_date(None if raw is None else str(raw))
+    if whole is not None:
+        return whole, whole[:4], whole[5:7], whole[8:10]
+    text = str(raw).strip().split("T", 1)[0].split(" ", 1)[0] if raw is not None else ""
+    slots = re.split(r"[-/.]", text)
+    if not all(s.isdigit() for s in slots):
+        return _NO_DATE
+    if len(slots) == 1 and len(text) == 8:
+        slots = [text[:4], text[4:6], text[6:]]
+    if len(slots) == 1 and len(text) == 4:
+        return birth_from_parts(int(text), None, None)
+    if len(slots) != 3:
+        return _NO_DATE
+    if len(slots[0]) == 4:
+        y, m, d = slots
+    elif len(slots[2]) == 4:
+        d, m, y = slots
+    else:
+        return _NO_DATE
+    return birth_from_parts(int(y), int(m), int(d))
 
 
-def guess_id_column(columns: list[str]) -> str | None:
-    keys = {header_key(c): c for c in columns}
-    for alias in _ID_ALIASES:
-        if alias in keys:
-            return keys[alias]
-    return None
+def _int_or_none(value: object) -> int | None:
+    text = str(value).strip().split(".", 1)[0] if value is not None else ""
+    return int(text) if text.isdigit() else None
+
+
+def _birth_columns(
+    whole: pd.Series, year: pd.Series, month: pd.Series, day: pd.Series
+) -> list[pd.Series]:
+    """The four birth columns from a date column and split year/month/day columns: a valid
+    date from either wins whole; otherwise each part from the date column, else the split."""
+    lookup = {v: parse_birth_date(v) for v in whole.dropna().unique()}
+    cols = [
+        whole.map({v: t[i] for v, t in lookup.items()}).astype(object).where(whole.notna(), None)
+        for i in range(4)
+    ]
+    split = (year.notna() | month.notna() | day.notna()).to_numpy()
+    if not split.any():
+        return cols
+    parts = [
+        birth_from_parts(_int_or_none(y), _int_or_none(m), _int_or_none(d))
+        for y, m, d in zip(year[split], month[split], day[split], strict=True)
+    ]
+    other = [pd.Series([None] * len(whole), dtype=object) for _ in range(4)]
+    for i in range(4):
+        other[i].iloc[split.nonzero()[0]] = [p[i] for p in parts]
+    use_other = cols[0].isna() & other[0].notna()
+    return [
+        c.where(~use_other, o).where(c.notna() | use_other, o).astype(object)
+        for c, o in zip(cols, other, strict=True)
+    ]
 
 
 def _map_unique(series: pd.Series, fn: Callable[[Any], str | None]) -> pd.Series:
@@ -139,6 +200,40 @@ def _none(frame_len: int) -> pd.Series:
     return pd.Series([None] * frame_len, dtype=object)
 
 
+def _halves(series: pd.Series, sep: str, *, right: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Each value split once at ``sep`` (from the right with ``right``); works on 0 rows."""
+    if series.empty:
+        return _none(0), _none(0)
+    split = series.str.rsplit if right else series.str.split
+    parts = split(sep, n=1, expand=True)
+    second = parts[1] if parts.shape[1] > 1 else _none(len(series))
+    return parts[0].astype(object), second.astype(object)
+
+
+def _field_values(raw: pd.DataFrame, mapping: Mapping[str, str]) -> dict[str, pd.Series]:
+    """Per input field, its values: the joined text of its columns for a joined field
+    (street number + address lines), else the first non-empty of its columns."""
+    by_field: dict[str, pd.Series] = {}
+    for src, field in mapping.items():
+        if field not in INPUT_FIELDS:
+            raise ValueError(f"unknown field {field!r} for column {src!r}")
+        col = raw[src].astype(object).where(raw[src].notna(), None)
+        if field not in by_field:
+            by_field[field] = col
+        elif field in JOINED_FIELDS:
+            joined = (by_field[field].fillna("") + " " + col.fillna("")).str.strip()
+            by_field[field] = joined.where(joined != "", None)
+        else:
+            by_field[field] = by_field[field].where(by_field[field].notna(), col)
+    if "street_number" in by_field:
+        number, street = by_field.pop("street_number"), by_field.get("address")
+        if street is None:
+            street = _none(len(raw))
+        joined = (number.fillna("") + " " + street.fillna("")).str.strip()
+        by_field["address"] = joined.where(joined != "", None)
+    return by_field
+
+
 def canonical_person_frame(
     raw: pd.DataFrame,
     *,
@@ -147,17 +242,15 @@ def canonical_person_frame(
     default_region: str = "US",
     keep_columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Normalise ``raw`` (columns named by ``mapping``: raw header -> input field) into the
-    canonical frame. ``id_column`` gives ``unique_id`` (row numbers when ``None``);
+    """Normalise ``raw`` (columns named by ``mapping``: raw header -> input field; several
+    headers may name one field: address columns are joined, others fill each other's gaps)
+    into the canonical frame. ``id_column`` gives ``unique_id`` (row numbers when ``None``);
     ``keep_columns`` (raw header -> output name) copies extra columns through as trimmed
-    strings, e.g. strong ids ``{"crm_id": "crm_id"}`` or ``{"source": "source_dataset"}``."""
+    strings, e.g. strong ids ``{"crm_id": "crm_id"}`` or ``{"source": "source_dataset"}``.
+    Zero rows give an empty frame with every column."""
     n = len(raw)
     raw = raw.reset_index(drop=True)
-    by_field: dict[str, pd.Series] = {}
-    for src, field in mapping.items():
-        if field not in INPUT_FIELDS:
-            raise ValueError(f"unknown field {field!r} for column {src!r}")
-        by_field[field] = raw[src].astype(object).where(raw[src].notna(), None)
+    by_field = _field_values(raw, mapping)
 
     def get(field: str) -> pd.Series:
         return by_field.get(field, _none(n))
@@ -174,9 +267,9 @@ def canonical_person_frame(
         split = _map_unique(
             get("full_name"), lambda v: "|".join(x or "" for x in nz.split_full_name(v))
         )
-        parts = split.fillna("|").str.split("|", n=1, expand=True)
-        sf = parts[0].replace("", None).map(nz.canonical_first_name, na_action="ignore")
-        sl = parts[1].replace("", None)
+        sf, sl = _halves(split.fillna("|"), "|")
+        sf = sf.replace("", None).map(nz.canonical_first_name, na_action="ignore")
+        sl = sl.replace("", None)
         first = first.where(first.notna(), sf.astype(object))
         last = last.where(last.notna(), sl.astype(object))
     first = first.astype(object).where(first.notna(), None)
@@ -188,12 +281,12 @@ def canonical_person_frame(
 
     email = _map_unique(get("email"), nz.normalise_email)
     out["email"] = email
-    parts = email.fillna("@").str.rsplit("@", n=1, expand=True)
-    local = parts[0].where(email.notna(), None)
+    local, domain = _halves(email.fillna("@"), "@", right=True)
+    local = local.where(email.notna(), None)
     # a role mailbox's local part ("info") says nothing about a person
     role = local.isin(nz.ROLE_LOCAL_PARTS)
     out["email_local"] = local.where(~role, None).astype(object)
-    out["email_domain"] = parts[1].where(email.notna(), None).astype(object)
+    out["email_domain"] = domain.where(email.notna(), None).astype(object)
 
     phone_raw = get("phone")
     if "country" in by_field:
@@ -215,18 +308,14 @@ def canonical_person_frame(
     out["city"] = _map_unique(get("city"), nz.normalise_city)
     out["postcode"] = _map_unique(get("postcode"), nz.normalise_postcode)
     out["address"] = _map_unique(get("address"), nz.normalise_text)
-
-    birth = _map_unique(get("birth_date"), nz.normalise_date)
-    if "birth_year" in by_field:
-        ymd = (
-            get("birth_year").astype(str).str.split(".").str[0]
-            + "-"
-            + get("birth_month").fillna(1).astype(str).str.split(".").str[0]
-            + "-"
-            + get("birth_day").fillna(1).astype(str).str.split(".").str[0]
-        ).where(get("birth_year").notna(), None)
-        birth = birth.where(birth.notna(), _map_unique(ymd, nz.normalise_date))
-    out["birth_date"] = birth
+    birth = _birth_columns(
+        get("birth_date"), get("birth_year"), get("birth_month"), get("birth_day")
+    )
+    for name, values in zip(BIRTH_COLUMNS, birth, strict=True):
+        out[name] = values.to_numpy(dtype=object)
+    for name, fn in _OPTIONAL.items():
+        if name in by_field:
+            out[name] = _map_unique(get(name), fn)
 
     for src, name in (keep_columns or {}).items():
         col = raw[src].astype(object).where(raw[src].notna(), None)

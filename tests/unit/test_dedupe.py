@@ -9,14 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from identity.dedupe import (
-    DedupeInputError,
-    ResolverConfig,
-    dedupe_csv,
-    floor_mismatch_weights,
-    parse_mapping,
-    resolve_records,
-)
+from identity.dedupe import ResolverConfig, floor_mismatch_weights, resolve_records
+from identity.dedupe_file import DedupeInputError, dedupe_csv, parse_mapping
 from identity.records import canonical_person_frame
 from identity.splink_model import fixed_parameter_model
 
