@@ -10,8 +10,8 @@ catch them:
   the code: ``smith`` = ``smyth`` = ``smiht``);
 - ``first_init`` / ``last_init``: the first letter;
 - ``dob_year``, ``dob_month``, ``dob_day``: birth-date parts, taken from the canonical
-  frame's own columns when ``identity.records`` provides them (dates that are impossible
-  as a whole keep their usable parts there), else from ``birth_date``;
+  frame's ``birth_year`` / ``birth_month`` / ``birth_day`` (``identity.records``: a date
+  impossible as a whole keeps its usable parts there), else from ``birth_date``;
 - ``dob_key``: year with month and day in sorted order, so ``1985-03-07`` and
   ``1985-07-03`` (day and month swapped) share it.
 
@@ -99,9 +99,10 @@ def add_blocking_keys(frame: pd.DataFrame) -> pd.DataFrame:
     )
     ok = dob.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).to_numpy(dtype=bool)
     good = dob.where(ok)
-    year = _part(out, "dob_year", good.str[:4].astype(object))
-    month = _part(out, "dob_month", good.str[5:7].str.lstrip("0").astype(object))
-    day = _part(out, "dob_day", good.str[8:10].str.lstrip("0").astype(object))
+    # the canonical frame's parts (identity.records) keep what an impossible date still says
+    year = _part(out, "birth_year", good.str[:4].astype(object))
+    month = _part(out, "birth_month", good.str[5:7].str.lstrip("0").astype(object))
+    day = _part(out, "birth_day", good.str[8:10].str.lstrip("0").astype(object))
     out["dob_year"], out["dob_month"], out["dob_day"] = year, month, day
     m = pd.to_numeric(month, errors="coerce")
     d = pd.to_numeric(day, errors="coerce")

@@ -35,7 +35,7 @@ class TestBlockingKeys:
         assert keys["first_name_sx"].iloc[0] is None or pd.isna(keys["first_name_sx"].iloc[0])
 
     def test_date_parts_from_the_canonical_frame_win(self) -> None:
-        frame = _frame([("1", "ann", "lee", None)]).assign(dob_year=[1861], dob_month=[11])
+        frame = _frame([("1", "ann", "lee", None)]).assign(birth_year=["1861"], birth_month=["11"])
         keys = add_blocking_keys(frame)
         assert keys["dob_year"].iloc[0] == "1861"
         assert keys["dob_month"].iloc[0] == "11"
