@@ -215,11 +215,25 @@ def _run_kindred(data: SuiteSet, mem: PeakRSS) -> dict[str, Any]:
     )
     out["seconds"] = round(seconds, 2)
     out["peak_rss_mb"] = round(mem.peaks.get(step, 0) / 2**20, 1)
-    out["threshold"] = {"edge": config.edge_threshold, "cluster": config.cluster.threshold}
+    out["threshold"] = {
+        "edge": config.edge_threshold,
+        "cluster": config.cluster.threshold,
+        "match": res.stats.get("match_threshold"),  # derived from the trained model
+        "match_rule": res.stats.get("match_threshold_rule"),
+    }
     prior = (res.training_report or {}).get("prior", {})
     out["prior"] = {
         k: prior.get(k)
-        for k in ("probability_two_random_records_match", "checked_recall", "measured_recall")
+        for k in (
+            "probability_two_random_records_match",
+            "method",
+            "deterministic",
+            "em",
+            "expected_matches",
+            "checked_recall",
+            "measured_recall",
+        )
+        if k in prior
     }
     out["timings"] = res.timings
     return out
