@@ -3,10 +3,15 @@
 Accounts arrive from `group` calls and CRM company rows: ingest records what each said in
 ``account_records`` (by group id) and marks them dirty. This module
 0. takes dirty account records: an unknown key becomes a new account with that key, a known
-   one updates its account (traits merged in, a name or domain given replaces the stored one);
-1. merges accounts that are the same company: same web domain, or the same name once legal
-   forms, case and punctuation are normalised (``ООО «Ромашка»`` = ``Romashka LLC``); the
-   oldest account survives and absorbed ones answer through ``merged_into``;
+   one updates its account (traits merged in, a name given replaces the stored one, a domain
+   fills an account without one);
+1. merges accounts that are the same company, in every pass for the accounts the pass
+   touched (found through the ``domain:`` and ``name:`` keys identity keeps for every
+   account): same web domain, or the same name once legal forms, case and punctuation are
+   normalised (``ООО «Ромашка»`` = ``Romashka LLC``), but never two accounts of different
+   domains (a name that companies of different domains share is ambiguous and merges nothing
+   from then on); the oldest account survives and absorbed ones answer through
+   ``merged_into``, their keys, person links and profiles move to it;
 2. links each person (profile) to one account with a confidence and the rule that decided:
    an explicit association (CRM contact's company, a `group` call) 1.0, a corporate email
    domain 0.9, the company name the person gave 0.7. A corporate domain that matches no
@@ -16,23 +21,28 @@ Accounts arrive from `group` calls and CRM company rows: ingest records what eac
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from identity.accounts_repository import (
+    AccountRow,
+    absorb_accounts,
     account_ids_of_keys,
+    add_account_keys,
     clear_dirty_account_records,
     dirty_account_records,
     insert_accounts,
+    keys_of_accounts,
+    live_accounts,
+    live_accounts_with_domains,
     update_accounts,
 )
 from identity.graph import UnionFind
@@ -56,15 +66,17 @@ class AccountResult:
 
 def absorb_account_records(session: Session) -> int:
     """Turn every dirty account record into its account (created for an unknown key, with the
-    key; else updated: traits merged in, name and domain replaced when given), then clear the
-    records compare-and-clear (one that ingest changed meanwhile stays dirty). Returns the
-    number of records taken. The caller commits."""
+    key; else updated: traits merged in, a name given replaces the stored one, a domain fills
+    an account that has none: an account is one company), then clear the
+    records compare-and-clear (one that ingest changed meanwhile stays dirty), and merge the
+    accounts it touched with the same companies' accounts (``merge_duplicate_accounts``).
+    Returns the number of records taken. The caller commits."""
     lock_resolver(session)
     records = dirty_account_records(session)
     if not records:
         return 0
     known = account_ids_of_keys(session, [r.key for r in records])
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": known.get(r.key) or uuid.uuid4(),
             "key": r.key,
@@ -81,110 +93,146 @@ def absorb_account_records(session: Session) -> int:
     if old:
         update_accounts(session, old)
     clear_dirty_account_records(session, records)
+    merge_duplicate_accounts(session, account_ids=[row["id"] for row in rows])
     session.flush()
     return len(records)
 
 
-def _account_domain(account: Account) -> str | None:
+#: keys identity derives for every account, so that merges and links find an account by its
+#: company without reading the whole table: ``domain:acme.com``, ``name:acme``, and
+#: ``ambiguous-name:acme`` once two accounts with different domains share the name
+DOMAIN_KEY, NAME_KEY, AMBIGUOUS_NAME_KEY = "domain:", "name:", "ambiguous-name:"
+
+
+def _account_domain(account: AccountRow) -> str | None:
     traits = account.traits or {}
-    return domain_of_url(account.domain or traits.get("domain") or traits.get("website"))
+    dom = domain_of_url(account.domain or traits.get("domain") or traits.get("website"))
+    return dom if dom and not is_free_mail_domain(dom) else None
 
 
-def merge_duplicate_accounts(session: Session) -> int:
-    """Merge accounts sharing a domain or a normalised name; the oldest survives."""
-    accounts = list(
-        session.execute(
-            select(Account).where(Account.merged_into.is_(None)).order_by(Account.created_at)
-        ).scalars()
-    )
-    uf = UnionFind[uuid.UUID]()
-    first_by: dict[tuple[str, str], uuid.UUID] = {}
-    for acc in accounts:
-        uf.find(acc.id)
-        keys = []
-        dom = _account_domain(acc)
-        if dom and not is_free_mail_domain(dom):
-            keys.append(("domain", dom))
-        name = normalise_company(acc.name or (acc.traits or {}).get("name"))
-        if name and len(name) >= 3:
-            keys.append(("name", name))
-        for key in keys:
-            if key in first_by:
-                uf.union(first_by[key], acc.id)
-            else:
-                first_by[key] = acc.id
-    groups: dict[uuid.UUID, list[Account]] = defaultdict(list)
-    for acc in accounts:
-        groups[uf.find(acc.id)].append(acc)
-    merged = 0
-    for members in groups.values():
-        if len(members) < 2:
+def _account_name(account: AccountRow) -> str | None:
+    name = _company_key(account.name or (account.traits or {}).get("name") or "")
+    return name if name and len(name) >= 3 else None
+
+
+def group_accounts(
+    accounts: Sequence[tuple[uuid.UUID, frozenset[str], str | None]], *, ambiguous: Set[str]
+) -> tuple[list[list[uuid.UUID]], set[str]]:
+    """Which accounts are one company. ``accounts``: (id, its web domains, its normalised
+    name), oldest first. Accounts sharing a domain join; then accounts sharing a name join,
+    unless the name is ``ambiguous`` or the accounts holding it have different domains (the
+    name is then ambiguous from now on: returned). Two groups holding different domains never
+    join, whatever they share. Returns the groups (each oldest first) and the names found
+    ambiguous."""
+    order = {acc_id: i for i, (acc_id, _, _) in enumerate(accounts)}
+    uf = UnionFind[uuid.UUID](order)
+    domains: dict[uuid.UUID, frozenset[str]] = {acc_id: doms for acc_id, doms, _ in accounts}
+
+    def join(a: uuid.UUID, b: uuid.UUID) -> None:
+        ra, rb = uf.find(a), uf.find(b)
+        da, db = domains[ra], domains[rb]
+        if ra != rb and (da == db or not da or not db):
+            domains[uf.join(ra, rb)] = da | db
+
+    by_domain: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for acc_id, doms, _ in accounts:
+        for dom in sorted(doms):
+            # each earlier holder in turn: one that cannot join must not keep the rest apart
+            for earlier in by_domain[dom]:
+                join(earlier, acc_id)
+            by_domain[dom].append(acc_id)
+    by_name: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for acc_id, _, name in accounts:
+        if name and name not in ambiguous:
+            by_name[name].append(acc_id)
+    found: set[str] = set()
+    for name, ids in by_name.items():
+        if len({domains[uf.find(i)] for i in ids} - {frozenset()}) > 1:
+            found.add(name)
             continue
-        survivor, absorbed = members[0], members[1:]
-        traits = {}
-        for acc in reversed(members):  # the survivor's values win
-            traits.update({k: v for k, v in (acc.traits or {}).items() if v not in (None, "")})
-        ids = [a.id for a in absorbed]
-        session.execute(
-            update(AccountKey)
-            .where(in_ids(AccountKey.account_id, ids, uuid=True))
-            .values(account_id=survivor.id)
-        )
-        session.execute(
-            update(AccountLink)
-            .where(in_ids(AccountLink.account_id, ids, uuid=True))
-            .values(account_id=survivor.id)
-        )
-        session.execute(
-            update(Profile)
-            .where(in_ids(Profile.account_id, ids, uuid=True))
-            .values(account_id=survivor.id)
-        )
-        session.execute(
-            update(Account)
-            .where(in_ids(Account.id, ids, uuid=True) | in_ids(Account.merged_into, ids, uuid=True))
-            .values(merged_into=survivor.id, updated_at=func.now())
-        )
-        survivor.traits = traits
-        survivor.name = survivor.name or next((a.name for a in absorbed if a.name), None)
-        survivor.domain = survivor.domain or next((a.domain for a in absorbed if a.domain), None)
-        merged += len(absorbed)
+        for acc_id in ids[1:]:
+            join(ids[0], acc_id)
+    groups = sorted(uf.components().values(), key=lambda g: min(order[i] for i in g))
+    return [sorted(g, key=order.__getitem__) for g in groups], found
+
+
+def merge_duplicate_accounts(
+    session: Session, *, account_ids: Collection[uuid.UUID] | None = None
+) -> int:
+    """Merge the accounts that are one company (``group_accounts``); the oldest survives.
+    ``account_ids``: only these accounts (those a pass touched) against their candidates,
+    found by their ``domain:`` and ``name:`` keys and by stored domain; None: every live
+    account (the batch run, which also gives older accounts their keys). Then every account
+    looked at keeps its company's keys. Returns the number of accounts absorbed."""
+    lock_resolver(session)
+    touched = live_accounts(session, account_ids)
+    if not touched:
+        return 0
+    rows = {a.id: a for a in touched}
+    if account_ids is not None:
+        doms = {d for a in touched if (d := _account_domain(a))}
+        names = {n for a in touched if (n := _account_name(a))}
+        wanted = [DOMAIN_KEY + d for d in doms]
+        wanted += [p + n for n in names for p in (NAME_KEY, AMBIGUOUS_NAME_KEY)]
+        found = set(account_ids_of_keys(session, wanted).values())
+        found |= live_accounts_with_domains(session, doms)
+        rows |= {a.id: a for a in live_accounts(session, found - rows.keys())}
+    accounts = sorted(rows.values(), key=lambda a: (a.created_at, str(a.id)))
+    domains: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for key, acc_id in keys_of_accounts(session, rows, prefix=DOMAIN_KEY):
+        domains[acc_id].add(key.removeprefix(DOMAIN_KEY))
+    facts = [
+        (a.id, frozenset({d for d in (*domains[a.id], _account_domain(a)) if d}), _account_name(a))
+        for a in accounts
+    ]
+    names = {n for _, _, n in facts if n}
+    known = account_ids_of_keys(session, [AMBIGUOUS_NAME_KEY + n for n in names])
+    ambiguous = {k.removeprefix(AMBIGUOUS_NAME_KEY) for k in known}
+    groups, newly_ambiguous = group_accounts(facts, ambiguous=ambiguous)
+    of = {acc_id: (doms, name) for acc_id, doms, name in facts}
+    keys: dict[str, uuid.UUID] = {}
+    merged = 0
+    for group in groups:
+        survivor = rows[group[0]]
+        if len(group) > 1:
+            absorb_accounts(session, survivor=survivor, absorbed=[rows[i] for i in group[1:]])
+            merged += len(group) - 1
+        group_domains = {d for i in group for d in of[i][0]}
+        if len(group_domains) == 1:  # an account of two domains names neither for sure
+            keys.setdefault(DOMAIN_KEY + group_domains.pop(), survivor.id)
+        for name in {of[i][1] for i in group} - {None}:
+            assert name is not None
+            keys.setdefault(NAME_KEY + name, survivor.id)
+            if name in newly_ambiguous:
+                keys.setdefault(AMBIGUOUS_NAME_KEY + name, survivor.id)
+    add_account_keys(session, keys)
     session.flush()
     return merged
 
 
-@dataclass
-class _AccountIndex:
-    built_at: float
-    by_domain: dict[str, uuid.UUID]
-    by_name: dict[str, uuid.UUID]
-
-
-_INDEXES: dict[str, _AccountIndex] = {}
-INDEX_TTL_S = 30.0
-
-
-def _account_index(session: Session, *, fresh: bool) -> _AccountIndex:
-    """Accounts by domain and by normalised name. The streaming path reuses it for up to
-    ``INDEX_TTL_S`` (accounts created meanwhile are found on the next pass or batch run)."""
-    cache_key = str(session.connection().engine.url)
-    cached = _INDEXES.get(cache_key)
-    if cached and not fresh and time.monotonic() - cached.built_at < INDEX_TTL_S:
-        return cached
-    by_domain: dict[str, uuid.UUID] = {}
-    by_name: dict[str, uuid.UUID] = {}
-    for acc in session.execute(
-        select(Account).where(Account.merged_into.is_(None)).order_by(Account.created_at)
-    ).scalars():
-        dom = _account_domain(acc)
-        if dom:
-            by_domain.setdefault(dom, acc.id)
-        name = normalise_company(acc.name)
-        if name:
-            by_name.setdefault(name, acc.id)
-    index = _AccountIndex(time.monotonic(), by_domain, by_name)
-    _INDEXES[cache_key] = index
-    return index
+def _accounts_of_companies(
+    session: Session, *, domains: Collection[str], names: Collection[str]
+) -> tuple[dict[str, uuid.UUID], dict[str, uuid.UUID]]:
+    """The account of each corporate domain and of each (unambiguous) normalised company
+    name that has one, through the keys identity keeps for every account (and, for domains,
+    accounts' stored domains)."""
+    wanted = [DOMAIN_KEY + d for d in domains]
+    wanted += [p + n for n in names for p in (NAME_KEY, AMBIGUOUS_NAME_KEY)]
+    keys = account_ids_of_keys(session, wanted)
+    by_domain = {d: keys[DOMAIN_KEY + d] for d in domains if DOMAIN_KEY + d in keys}
+    missing = set(domains) - by_domain.keys()
+    if missing:  # accounts older than the keys (one with a domain key is not)
+        found = live_accounts_with_domains(session, missing)
+        found -= {acc_id for _, acc_id in keys_of_accounts(session, found, prefix=DOMAIN_KEY)}
+        for acc in live_accounts(session, found):
+            if (dom := _account_domain(acc)) in missing:
+                by_domain.setdefault(dom, acc.id)
+    by_name = {
+        n: keys[NAME_KEY + n]
+        for n in names
+        if NAME_KEY + n in keys and AMBIGUOUS_NAME_KEY + n not in keys
+    }
+    return by_domain, by_name
 
 
 @lru_cache(maxsize=200_000)
@@ -218,43 +266,36 @@ def link_profiles(
         if not profile_ids:
             return result
         query = query.where(in_ids(RecordLink.profile_id, profile_ids, uuid=True))
-    rows = session.execute(query).all()
-    wanted = sorted({row[1] for row in rows if row[1]})
-    keys = (
-        dict(
-            session.execute(
-                select(AccountKey.key, AccountKey.account_id).where(AccountKey.key.in_(wanted))
-            )
-            .tuples()
-            .all()
-        )
-        if wanted
-        else {}
-    )
-    index = _account_index(session, fresh=profile_ids is None)
-    by_domain, by_name = index.by_domain, index.by_name
-
-    evidence: dict[uuid.UUID, list[tuple[str, uuid.UUID | str, str]]] = defaultdict(list)
-    for pid, account_key, trait_email, trait_company, other_emails in rows:
-        traits = {"email": trait_email, "company": trait_company}
-        if account_key and account_key in keys:
-            evidence[pid].append(("association", keys[account_key], account_key))
+    rows = []
+    for pid, account_key, trait_email, company, other_emails in session.execute(query):
         emails = [*(other_emails if isinstance(other_emails, list) else []), trait_email]
-        for email in emails:
-            dom = _corporate_domain(email) if isinstance(email, str) else None
-            if dom:
-                if dom in by_domain:
-                    evidence[pid].append(("email_domain", by_domain[dom], dom))
-                else:
-                    evidence[pid].append(("new_domain", dom, str(traits.get("company") or "")))
-        company = traits.get("company")
+        doms = [d for e in emails if isinstance(e, str) and (d := _corporate_domain(e))]
         if isinstance(company, dict):
             company = company.get("name")
-        name = _company_key(company) if isinstance(company, str) else None
+        company = company if isinstance(company, str) else None
+        rows.append((pid, account_key, doms, company, _company_key(company) if company else None))
+    wanted = sorted({row[1] for row in rows if row[1]})
+    keys = account_ids_of_keys(session, wanted) if wanted else {}
+    by_domain, by_name = _accounts_of_companies(
+        session,
+        domains={d for row in rows for d in row[2]},
+        names={row[4] for row in rows if row[4]},
+    )
+
+    evidence: dict[uuid.UUID, list[tuple[str, uuid.UUID | str, str]]] = defaultdict(list)
+    for pid, account_key, doms, company, name in rows:
+        if account_key and account_key in keys:
+            evidence[pid].append(("association", keys[account_key], account_key))
+        for dom in doms:
+            if dom in by_domain:
+                evidence[pid].append(("email_domain", by_domain[dom], dom))
+            else:
+                evidence[pid].append(("new_domain", dom, company or ""))
         if name and name in by_name:
             evidence[pid].append(("company_name", by_name[name], str(company)))
 
     links: list[dict[str, Any]] = []
+    created: list[dict[str, Any]] = []
     for pid, found in evidence.items():
         best_rule = max(found, key=lambda f: RULE_CONFIDENCE[f[0]])[0]
         candidates = [f for f in found if f[0] == best_rule]
@@ -262,23 +303,17 @@ def link_profiles(
         if best_rule == "new_domain":
             assert isinstance(target, str)
             account_id = by_domain.get(target)
-            if account_id is None:
-                account_id = uuid.uuid4()
-                session.execute(
-                    pg_insert(Account).values(
-                        id=account_id,
-                        name=detail or None,
-                        domain=target,
-                        traits={"domain": target, **({"name": detail} if detail else {})},
-                    )
+            if account_id is None:  # named from the person's company trait
+                account_id = by_domain[target] = uuid.uuid4()
+                created.append(
+                    {
+                        "id": account_id,
+                        "key": DOMAIN_KEY + target,
+                        "name": detail or None,
+                        "domain": target,
+                        "traits": {"domain": target, **({"name": detail} if detail else {})},
+                    }
                 )
-                session.execute(
-                    pg_insert(AccountKey)
-                    .values(key=f"domain:{target}", account_id=account_id)
-                    .on_conflict_do_nothing()
-                )
-                by_domain[target] = account_id
-                result.created_accounts += 1
             detail = target
         else:
             assert isinstance(target, uuid.UUID)
@@ -292,6 +327,9 @@ def link_profiles(
                 "evidence": detail,
             }
         )
+    if created:
+        insert_accounts(session, created)
+        result.created_accounts = len(created)
     if links:
         ins = pg_insert(AccountLink)
         session.execute(
@@ -307,11 +345,19 @@ def link_profiles(
             ),
             links,
         )
+        # the person's account, and their golden record to rebuild when it changed
         session.execute(
-            text(
-                "UPDATE profiles p SET account_id = l.account_id FROM account_links l "
-                "WHERE l.profile_id = p.id AND p.account_id IS DISTINCT FROM l.account_id"
+            update(Profile)
+            .where(
+                Profile.id == AccountLink.profile_id,
+                in_ids(Profile.id, [link["profile_id"] for link in links], uuid=True),
+                Profile.account_id.is_distinct_from(AccountLink.account_id),
             )
+            .values(account_id=AccountLink.account_id, stale=True, updated_at=func.now())
+        )
+    if created:  # a new domain's account may be a company known by name
+        result.merged_accounts = merge_duplicate_accounts(
+            session, account_ids=[a["id"] for a in created]
         )
     result.linked_profiles = len(links)
     session.flush()
@@ -324,7 +370,7 @@ def resolve_accounts(session: Session) -> AccountResult:
     absorb_account_records(session)
     merged = merge_duplicate_accounts(session)
     result = link_profiles(session)
-    result.merged_accounts = merged
+    result.merged_accounts += merged
     return result
 
 
