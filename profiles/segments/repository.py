@@ -25,7 +25,11 @@ PERSON_FROM = (
     "LEFT JOIN account_computed ac ON ac.account_id = p.account_id "
     "WHERE p.merged_into IS NULL AND NOT p.deleted"
 )
-ACCOUNT_FROM = "FROM accounts a LEFT JOIN account_computed ac ON ac.account_id = a.id WHERE TRUE"
+# absorbed accounts (merged_into set) answer through their survivor: never members themselves
+ACCOUNT_FROM = (
+    "FROM accounts a LEFT JOIN account_computed ac ON ac.account_id = a.id "
+    "WHERE a.merged_into IS NULL"
+)
 
 #: the one statement that moves a membership: who matches, who entered, who left, the log
 _EVAL = """
