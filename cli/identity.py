@@ -51,7 +51,7 @@ def dedupe(
     from identity.dedupe_file import DedupeInputError, dedupe_csv, parse_mapping
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # paths and reasons stay whole
     try:
         fields = parse_mapping(mapping or [])
         with console.status("starting") as status:
