@@ -10,6 +10,12 @@ records already stored.
    model can link them), and a few are strangers. The identity worker runs both stages;
    latency is measured from the commit of a record to its final link (for records only the
    model can link: after stage two merged them; for strangers: after stage two scored them).
+3. Agreement (unless ``agreement=False``): once the stream has settled (no dirty records),
+   the worker is stopped and the record -> live profile clustering it left is taken; then
+   the batch resolver runs on the same database (``identity.batch.resolve_full``, what
+   ``kindred resolve --full`` calls) and the clustering is taken again. Reported: pairwise
+   and B-cubed precision/recall/F1 of streaming against batch (batch the reference), and of
+   each against the generator's ground truth, over every live record.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ from typing import Any
 
 import psycopg
 from rich.console import Console
+from sqlalchemy import Engine
 
 from bench.ingest import bench_environment
+from bench.metrics import clustering_metrics
 from connectors.events import Event, parse_event
-from identity.batch import train
+from identity.batch import resolve_full, train
 from identity.service import resolve_step
 from identity.worker import IdentityConfig, IdentityWorker
 from ingest.service import persist_events
@@ -142,7 +150,12 @@ def new_record(n: int, stored: int, rng: random.Random) -> tuple[Event, str, int
 
 
 def run(
-    *, stored: int = 100_000, rate: int = 1000, seconds: float = 10.0, two_stage: bool = False
+    *,
+    stored: int = 100_000,
+    rate: int = 1000,
+    seconds: float = 10.0,
+    two_stage: bool = False,
+    agreement: bool = True,
 ) -> dict[str, Any]:
     with bench_environment() as env:
         engine = make_engine(env.database_url)
@@ -206,8 +219,14 @@ def run(
                 _poll(conn, committed, found)
                 time.sleep(0.02)
             outcome = _outcomes(conn, labels, truths)
+            settled = (
+                _settle(conn, two_stage=two_stage, deadline=time.perf_counter() + 120)
+                if agreement
+                else None
+            )
         worker.stop()
         thread.join(30)
+        agree = _agreement(engine, plain, labels, truths, settled) if agreement else None
         engine.dispose()
     lat = sorted(found[k] - committed[k] for k in found)
     return {
@@ -224,20 +243,22 @@ def run(
         "achieved_rate_per_s": round(len(committed) / seconds, 1),
         "records": len(committed),
         "linked": len(found),
-        "latency_p50_s": round(_pct(lat, 0.5), 3),
-        "latency_p95_s": round(_pct(lat, 0.95), 3),
+        "latency_p50_s": _pct(lat, 0.5),
+        "latency_p95_s": _pct(lat, 0.95),
         "latency_max_s": round(lat[-1], 3) if lat else None,
         "latency_mean_s": round(statistics.fmean(lat), 3) if lat else None,
         "latency_p95_s_by_kind": {
-            kind: round(
-                _pct(sorted(found[k] - committed[k] for k in found if labels[k] == kind), 0.95),
-                3,
-            )
+            kind: _pct(sorted(found[k] - committed[k] for k in found if labels[k] == kind), 0.95)
             for kind in sorted(set(labels.values()))
         },
         "outcome_by_kind": outcome,
         "offered_by_kind": _count(labels),
-        "targets": {"latency_p95_s": 1.0, "records_per_s": 1000},
+        "agreement": agree,
+        "targets": {
+            "latency_p95_s": 1.0,
+            "records_per_s": 1000,
+            "stream_vs_batch_pairwise_f1": 0.99,
+        },
     }
 
 
@@ -285,6 +306,166 @@ def _outcomes(
     return out
 
 
+def _settle(conn: psycopg.Connection[Any], *, two_stage: bool, deadline: float) -> bool:
+    """Wait until no live record is dirty or unlinked (and none awaits stage two's scoring).
+    False if that did not happen before ``deadline``."""
+    while time.perf_counter() < deadline:
+        (pending,) = conn.execute(
+            "SELECT count(*) FROM source_records r LEFT JOIN record_links l ON l.record_id = r.id "
+            "WHERE NOT r.deleted AND (r.dirty OR l.record_id IS NULL "
+            # what stage two would still pick up (its pending singletons); a single stage
+            # scores within the pass
+            "OR (%s AND l.rule = 'new_record' AND NOT l.evidence ? 'scored' "
+            "AND (SELECT count(*) FROM record_links o WHERE o.profile_id = l.profile_id) = 1))",
+            (two_stage,),
+        ).fetchone() or (0,)
+        if pending == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _clustering(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """record key (``source/record_key``) -> live profile id, every live record; a record
+    with no link is its own cluster; ``merged_into`` chains are followed to the survivor."""
+    merged = dict(
+        conn.execute(
+            "SELECT id, merged_into FROM profiles WHERE merged_into IS NOT NULL"
+        ).fetchall()
+    )
+    rows = conn.execute(
+        "SELECT r.source, r.record_key, l.profile_id FROM source_records r "
+        "LEFT JOIN record_links l ON l.record_id = r.id WHERE NOT r.deleted"
+    ).fetchall()
+    out: dict[str, str] = {}
+    for source, key, profile in rows:
+        seen = 0
+        while profile in merged and seen < 100:  # guard against a cycle
+            profile, seen = merged[profile], seen + 1
+        out[f"{source}/{key}"] = str(profile) if profile else f"single:{source}/{key}"
+    return out
+
+
+def _truth(key: str, labels: dict[str, str], truths: dict[str, int]) -> str:
+    """The generator's person behind a record (a stranger is a person of their own)."""
+    source, _, rk = key.partition("/")
+    if source == "site" and rk.startswith("user:u"):
+        return rk.removeprefix("user:u")
+    if source == "crm" and rk.startswith("contact:"):
+        return rk.removeprefix("contact:")
+    if source == "leads" and rk in truths and labels.get(rk) != "new":
+        return str(truths[rk])
+    return f"other:{key}"
+
+
+def _agreement(
+    engine: Engine,
+    plain: str,
+    labels: dict[str, str],
+    truths: dict[str, int],
+    settled: bool | None,
+) -> dict[str, Any]:
+    """Streaming clustering vs batch (``resolve_full``) on the same database, and both vs
+    the generator's ground truth."""
+    with psycopg.connect(plain, autocommit=True) as conn:
+        stream = _clustering(conn)
+        links = {
+            f"leads/{key}": (rule, evidence)
+            for key, rule, evidence in conn.execute(
+                "SELECT r.record_key, l.rule, l.evidence FROM record_links l "
+                "JOIN source_records r ON r.id = l.record_id WHERE r.source = 'leads'"
+            ).fetchall()
+        }
+    console.print("batch resolution on the same records (resolve --full)...")
+    t0 = time.perf_counter()
+    with unit_of_work(engine) as session:
+        result = resolve_full(session)
+    batch_s = time.perf_counter() - t0
+    with psycopg.connect(plain, autocommit=True) as conn:
+        batch = _clustering(conn)
+    keys = sorted(set(stream) & set(batch))
+    s_labels = [stream[k] for k in keys]
+    b_labels = [batch[k] for k in keys]
+    t_labels = [_truth(k, labels, truths) for k in keys]
+    vs_batch = clustering_metrics(b_labels, s_labels)
+    s_truth = clustering_metrics(t_labels, s_labels)
+    b_truth = clustering_metrics(t_labels, b_labels)
+    return {
+        "settled": settled,
+        "scope": "every live record",
+        "records": len(keys),
+        "batch_s": round(batch_s, 1),
+        "batch_model": result.model_version,
+        "clusters": {
+            "streaming": vs_batch["predicted_clusters"],
+            "batch": vs_batch["true_entities"],
+            "truth": s_truth["true_entities"],
+        },
+        "pairs": {
+            "streaming": vs_batch["pairwise"]["predicted_pairs"],
+            "batch": vs_batch["pairwise"]["true_pairs"],
+            "truth": s_truth["pairwise"]["true_pairs"],
+        },
+        "streaming_vs_batch": _brief(vs_batch),
+        "streaming_vs_truth": _brief(s_truth),
+        "batch_vs_truth": _brief(b_truth),
+        **_disagreement(keys, stream, batch, labels, links),
+    }
+
+
+def _brief(m: dict[str, Any]) -> dict[str, Any]:
+    pw = m["pairwise"]
+    return {
+        "pairwise": {k: pw[k] for k in ("precision", "recall", "f1", "true_positive_pairs")},
+        "bcubed_f1": m["cluster"]["f1"],
+    }
+
+
+def _disagreement(
+    keys: list[str],
+    stream: dict[str, str],
+    batch: dict[str, str],
+    labels: dict[str, str],
+    links: dict[str, tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    """Records whose streaming cluster and batch cluster differ as sets of records, by the
+    generator's kind (stored people are ``stored``), and a few new records among them with
+    the link streaming left them (rule, cluster sizes, what the model said or was refused)."""
+    s_members: dict[str, set[str]] = {}
+    b_members: dict[str, set[str]] = {}
+    for k in keys:
+        s_members.setdefault(stream[k], set()).add(k)
+        b_members.setdefault(batch[k], set()).add(k)
+    out: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    for k in keys:
+        if s_members[stream[k]] != b_members[batch[k]]:
+            source, _, rk = k.partition("/")
+            kind = labels.get(rk, "?") if source == "leads" else "stored"
+            out[kind] = out.get(kind, 0) + 1
+            if k in links and len(examples) < 8:
+                rule, evidence = links[k]
+                examples.append(
+                    {
+                        "record": k,
+                        "kind": kind,
+                        "streaming_rule": rule,
+                        "streaming_cluster_size": len(s_members[stream[k]]),
+                        "batch_cluster_size": len(b_members[batch[k]]),
+                        "streaming_evidence": {
+                            "scored": evidence.get("scored"),
+                            "model": [
+                                e.get("value")
+                                for e in evidence.get("shared", [])
+                                if e.get("type") == "splink"
+                            ],
+                            "blocked": [e.get("reason") for e in evidence.get("blocked", [])],
+                        },
+                    }
+                )
+    return {"disagreement_by_kind": out, "disagreement_examples": examples}
+
+
 def _count(labels: dict[str, str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for label in labels.values():
@@ -292,7 +473,9 @@ def _count(labels: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def _pct(values: list[float], q: float) -> float:
+def _pct(values: list[float], q: float) -> float | None:
+    """The q-quantile of sorted ``values``, rounded to ms; None (JSON null, not NaN) if empty
+    (e.g. strangers in a single stage, which are never flagged scored)."""
     if not values:
-        return float("nan")
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+        return None
+    return round(values[min(len(values) - 1, round(q * (len(values) - 1)))], 3)

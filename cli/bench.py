@@ -112,11 +112,14 @@ def identity_stream(
     rate: int = typer.Option(1000, "--rate", help="new records per second"),
     seconds: float = typer.Option(10.0, "--seconds", help="duration of the streaming run"),
     two_stage: bool = typer.Option(False, "--two-stage", help="score leftovers in stage two"),
+    agreement: bool = typer.Option(
+        True, "--agreement/--no-agreement", help="then compare with `resolve --full` (slow)"
+    ),
 ) -> None:
     """Streaming resolution: latency from commit to linked profile, with records stored."""
     from bench.identity_stream import run
 
-    doc = run(stored=stored, rate=rate, seconds=seconds, two_stage=two_stage)
+    doc = run(stored=stored, rate=rate, seconds=seconds, two_stage=two_stage, agreement=agreement)
     typer.echo(json.dumps(doc, indent=2))
 
 
