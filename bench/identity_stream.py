@@ -35,7 +35,7 @@ from bench.metrics import clustering_metrics
 from connectors.events import Event, parse_event
 from identity.batch import resolve_full, train
 from identity.service import resolve_step
-from identity.worker import IdentityConfig, IdentityWorker
+from identity.worker import IdentityConfig, IdentityWorker, start_workers, stop_workers
 from ingest.service import persist_events
 from kindred.db import make_engine, unit_of_work
 
@@ -156,6 +156,7 @@ def run(
     seconds: float = 10.0,
     two_stage: bool = False,
     agreement: bool = True,
+    identity_workers: int = 1,
 ) -> dict[str, Any]:
     with bench_environment() as env:
         engine = make_engine(env.database_url)
@@ -178,10 +179,14 @@ def run(
             trained = train(session)
         train_s = time.perf_counter() - t0
 
-        worker = IdentityWorker(
-            IdentityConfig(batch_size=2000, idle_sleep=0.02, two_stage=two_stage), engine
+        config = IdentityConfig(batch_size=2000, idle_sleep=0.02, two_stage=two_stage)
+        # one worker in a thread of this process (as before); several in processes of their
+        # own (CPU-bound Python: threads would share one core)
+        worker = IdentityWorker(config, engine) if identity_workers == 1 else None
+        procs = (
+            [] if worker is not None else start_workers(env.database_url, config, identity_workers)
         )
-        thread = threading.Thread(target=worker.run, daemon=True)
+        thread = threading.Thread(target=worker.run if worker else lambda: None, daemon=True)
         thread.start()
         rng = random.Random(5)
         committed: dict[str, float] = {}
@@ -224,7 +229,9 @@ def run(
                 if agreement
                 else None
             )
-        worker.stop()
+        if worker is not None:
+            worker.stop()
+        stop_workers(procs)
         thread.join(30)
         agree = _agreement(engine, plain, labels, truths, settled) if agreement else None
         engine.dispose()
@@ -233,6 +240,7 @@ def run(
         "benchmark": "identity-stream",
         "stored_records": 2 * stored,
         "two_stage": two_stage,
+        "identity_workers": identity_workers,
         "setup": {
             "load_s": round(load_s, 1),
             "resolve_s": round(resolve_s, 1),

@@ -115,11 +115,21 @@ def identity_stream(
     agreement: bool = typer.Option(
         True, "--agreement/--no-agreement", help="then compare with `resolve --full` (slow)"
     ),
+    identity_workers: int = typer.Option(
+        1, "--identity-workers", min=1, max=32, help="identity workers resolving at once"
+    ),
 ) -> None:
     """Streaming resolution: latency from commit to linked profile, with records stored."""
     from bench.identity_stream import run
 
-    doc = run(stored=stored, rate=rate, seconds=seconds, two_stage=two_stage, agreement=agreement)
+    doc = run(
+        stored=stored,
+        rate=rate,
+        seconds=seconds,
+        two_stage=two_stage,
+        agreement=agreement,
+        identity_workers=identity_workers,
+    )
     typer.echo(json.dumps(doc, indent=2))
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -53,7 +54,17 @@ def serve(
     )
 
 
-def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles")) -> None:
+def worker(
+    kind: str = typer.Argument(..., help="ingest | identity | profiles"),
+    concurrency: int = typer.Option(
+        1,
+        "--concurrency",
+        min=1,
+        max=64,
+        help="identity only: this many workers, each in its own process (they claim disjoint"
+        " records and lock only the profiles they touch)",
+    ),
+) -> None:
     """Run one worker until SIGTERM/Ctrl-C (finishes the current batch first)."""
     _logging()
     from cli.runtime import identity_worker, ingest_worker, profiles_worker
@@ -65,6 +76,8 @@ def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles"))
         w.install_signal_handlers()
         stats = w.run()
         err.print(f"ingest worker stopped: {stats}")
+    elif kind == "identity" and concurrency > 1:
+        _identity_workers(settings, engine, concurrency)
     elif kind == "identity":
         iw = identity_worker(settings, engine)
         iw.install_signal_handlers()
@@ -75,6 +88,31 @@ def worker(kind: str = typer.Argument(..., help="ingest | identity | profiles"))
         pw.run()
     else:
         raise typer.BadParameter("worker must be one of: ingest, identity, profiles")
+
+
+def _identity_workers(settings: Any, engine: Any, count: int) -> None:
+    """``count`` identity worker processes until SIGTERM/Ctrl-C; a worker that dies is
+    restarted (its claimed records were released with its transaction)."""
+    import threading
+
+    from cli.runtime import identity_config
+    from identity.worker import start_workers, stop_workers
+    from kindred.signals import stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop.set, name="identity workers")
+    url = engine.url.render_as_string(hide_password=False)
+    config = identity_config(settings)
+    procs = start_workers(url, config, count)
+    err.print(f"{count} identity workers started (pids {', '.join(str(p.pid) for p in procs)})")
+    try:
+        while not stop.wait(1.0):
+            for i, proc in enumerate(procs):
+                if not proc.is_alive():
+                    err.print(f"identity worker {proc.name} exited ({proc.exitcode}); restarting")
+                    procs[i] = start_workers(url, config, 1)[0]
+    finally:
+        stop_workers(procs)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -46,7 +46,7 @@ from identity.accounts_repository import (
     update_accounts,
 )
 from identity.graph import UnionFind
-from identity.merge import lock_resolver
+from identity.merge import lock_accounts
 from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
 from kindred.db import in_ids
 from kindred.errors import NotFound
@@ -71,7 +71,7 @@ def absorb_account_records(session: Session) -> int:
     records compare-and-clear (one that ingest changed meanwhile stays dirty), and merge the
     accounts it touched with the same companies' accounts (``merge_duplicate_accounts``).
     Returns the number of records taken. The caller commits."""
-    lock_resolver(session)
+    lock_accounts(session)
     records = dirty_account_records(session)
     if not records:
         return 0
@@ -164,7 +164,7 @@ def merge_duplicate_accounts(
     found by their ``domain:`` and ``name:`` keys and by stored domain; None: every live
     account (the batch run, which also gives older accounts their keys). Then every account
     looked at keeps its company's keys. Returns the number of accounts absorbed."""
-    lock_resolver(session)
+    lock_accounts(session)
     touched = live_accounts(session, account_ids)
     if not touched:
         return 0
@@ -250,6 +250,7 @@ def link_profiles(
     session: Session, *, profile_ids: Collection[uuid.UUID] | None = None
 ) -> AccountResult:
     """Choose each profile's account (all live profiles when ``profile_ids`` is None)."""
+    lock_accounts(session)
     result = AccountResult()
     query = (
         select(  # only the fields that decide (whole trait documents are large)

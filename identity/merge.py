@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -23,14 +24,81 @@ from identity.repository import (
 )
 from kindred.models import IdentityChange, Profile, RecordLink
 
-#: pg advisory lock id: one resolver writes the graph at a time
+#: pg advisory lock id of the whole graph: identity workers hold it *shared* (many resolve at
+#: once, each locking only the identifier values and profiles its pass touches); a batch run,
+#: an erasure or the model's second stage hold it *exclusive* (nothing else writes meanwhile)
 RESOLVER_LOCK = 7_331_001
+#: advisory lock namespaces (two-key form): claimed dirty records, identifier values
+CLAIM_SPACE = 7_331_003
+VALUE_SPACE = 7_331_004
+
+
+class ConcurrentChange(Exception):
+    """A profile this pass read was merged or changed by another resolver before its locks
+    were granted: the pass is rolled back and retried (a transient error)."""
+
+    transient = True
 
 
 def lock_resolver(session: Session) -> None:
-    """Take the resolver lock for this transaction (one resolver writes the graph at a time).
+    """Take the whole graph for this transaction (no identity worker writes meanwhile).
     Re-entrant: taking it again in the same transaction is free."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RESOLVER_LOCK})
+
+
+def share_resolver(session: Session) -> None:
+    """Take the graph lock shared, for this transaction: other identity workers run at the
+    same time; a batch run or an erasure waits for them (and they for it)."""
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": RESOLVER_LOCK})
+
+
+#: advisory lock of the accounts: one writer of accounts and their keys at a time
+ACCOUNTS_LOCK = 7_331_005
+
+
+def lock_accounts(session: Session, *, wait: bool = True) -> bool:
+    """Take the graph shared and the accounts exclusive, for this transaction (accounts are
+    few and their merges touch many keys: one writer at a time). ``wait=False``: return
+    False at once when another worker holds them."""
+    share_resolver(session)
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ACCOUNTS_LOCK})
+        return True
+    got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ACCOUNTS_LOCK})
+    return bool(got.scalar())
+
+
+def lock_values(session: Session, record_ids: Collection[int]) -> None:
+    """Lock every identifier value (link type and value) of these records, in one fixed
+    order, until the transaction ends: two passes holding records of one person (the same
+    email arriving at two workers at once) are serialised here, and the second one sees the
+    first one's links."""
+    if not record_ids:
+        return
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, k) FROM ("
+            " SELECT DISTINCT hashtext(link_type || ':' || value) AS k FROM identifiers"
+            " WHERE record_id = ANY(:ids) ORDER BY 1) v"
+        ),
+        {"space": VALUE_SPACE, "ids": sorted(record_ids)},
+    )
+
+
+def lock_profiles(session: Session, profile_ids: Collection[uuid.UUID]) -> None:
+    """Lock the rows of these profiles in id order (``FOR UPDATE``) until the transaction
+    ends; raise ``ConcurrentChange`` when one was merged away before the lock was granted."""
+    if not profile_ids:
+        return
+    rows = session.execute(
+        select(Profile.id, Profile.merged_into)
+        .where(Profile.id.in_(sorted(profile_ids)))
+        .order_by(Profile.id)
+        .with_for_update()
+    ).all()
+    moved = [str(r.id) for r in rows if r.merged_into is not None]
+    if moved:
+        raise ConcurrentChange(f"profiles merged meanwhile: {', '.join(moved[:5])}")
 
 
 def surviving_profile_id(session: Session, profile_id: uuid.UUID) -> uuid.UUID | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, text, update
+from sqlalchemy import Connection, Integer, cast, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -67,9 +67,17 @@ class DirtyRecord:
 # --------------------------------------------------------------------------- dirty records
 
 
-def _dirty_selection(limit: int, record_ids: Sequence[int] | None) -> Any:
+#: advisory lock namespace (two-key form) of claimed dirty records
+CLAIM_SPACE = 7_331_003
+
+
+def _dirty_selection(limit: int, record_ids: Sequence[int] | None, *, claim: bool = False) -> Any:
     """Dirty records, oldest id first, skipping quarantined ones: an index scan of the partial
-    ``ix_source_records_dirty`` with an anti-join probe of the quarantine unique index."""
+    ``ix_source_records_dirty`` with an anti-join probe of the quarantine unique index.
+
+    ``claim``: take each record's claim lock (an advisory lock held to the end of the
+    transaction) and skip the records another identity worker has claimed, so concurrent
+    workers resolve disjoint records (ingest's writes are never blocked by a claim)."""
     query = select(
         SourceRecord.id,
         SourceRecord.source,
@@ -83,6 +91,12 @@ def _dirty_selection(limit: int, record_ids: Sequence[int] | None) -> Any:
     )
     if record_ids is not None:
         query = query.where(in_ids(SourceRecord.id, record_ids))
+    if claim:
+        query = query.where(
+            func.pg_try_advisory_xact_lock(
+                CLAIM_SPACE, cast(SourceRecord.id % 2_147_483_647, Integer)
+            )
+        )
     return query.order_by(SourceRecord.id).limit(limit)
 
 
@@ -93,9 +107,10 @@ def dirty_records(
     return [DirtyRecord(*row) for row in session.execute(_dirty_selection(limit, record_ids))]
 
 
-def dirty_record_ids(session: Session, *, limit: int = 5000) -> list[int]:
-    """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take."""
-    return [row[0] for row in session.execute(_dirty_selection(limit, None)).all()]
+def dirty_record_ids(session: Session, *, limit: int = 5000, claim: bool = False) -> list[int]:
+    """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take (``claim``:
+    claimed for this transaction, skipping those other workers hold)."""
+    return [row[0] for row in session.execute(_dirty_selection(limit, None, claim=claim)).all()]
 
 
 def dirty_backlog(conn: Connection) -> dict[str, Any]:

@@ -44,7 +44,16 @@ from identity.graph import (
     rule_of,
 )
 from identity.guardrail_repository import flag_generic_identifiers, profiles_holding
-from identity.merge import absorb_profile, lock_resolver, split_disconnected, surviving_profile_id
+from identity.merge import (
+    ConcurrentChange,
+    absorb_profile,
+    lock_profiles,
+    lock_resolver,
+    lock_values,
+    share_resolver,
+    split_disconnected,
+    surviving_profile_id,
+)
 from identity.repository import (
     DirtyRecord,
     clear_dirty,
@@ -76,6 +85,7 @@ __all__ = [
     "profiles_by_identifier",
     "resolve_dirty",
     "resolve_step",
+    "share_resolver",
     "surviving_profile_id",
     "why_not_merged",
 ]
@@ -93,14 +103,18 @@ def resolve_step(
     limit: int = 5000,
     record_ids: Sequence[int] | None = None,
     scorer: Scorer | None = None,
+    accounts: bool = True,
 ) -> ResolveResult:
     """The whole identity step: take the dirty account records (ingest's view of group calls)
     into accounts, resolve dirty records (``resolve_dirty``), then choose the account of every
     profile that changed (a group call of the same pass finds its account). A pass with only
-    account records to take resolves no record. The caller commits."""
-    accounts = absorb_account_records(session)
+    account records to take resolves no record. The caller commits.
+
+    ``accounts=False``: the caller took the account records itself (the identity worker does,
+    in a transaction of its own, so that concurrent workers do not queue on accounts)."""
+    taken = absorb_account_records(session) if accounts else 0
     result = resolve_dirty(session, limit=limit, scorer=scorer, record_ids=record_ids)
-    result.accounts = accounts
+    result.accounts = taken
     if result.changed_profiles:
         link_profiles(session, profile_ids=result.changed_profiles)
     return result
@@ -121,7 +135,7 @@ def resolve_dirty(
     ``scorer`` (e.g. ``identity.streaming.SplinkScorer``) scores records that found no
     deterministic link against candidates; each such record may join the one profile of its
     best edge, under the same guardrails as deterministic links."""
-    lock_resolver(session)
+    share_resolver(session)
     if record_ids is not None:
         limit = len(record_ids)
     records = dirty_records(session, limit=limit, record_ids=record_ids)
@@ -136,13 +150,15 @@ def resolve_dirty(
     refresh_identifiers(session, records)
     session.flush()
     batch_ids = [r.id for r in records]
+    # Concurrent workers: records sharing an identifier value are resolved one pass at a time.
+    lock_values(session, batch_ids)
 
     # Guardrail: shared emails/phones stop linking; profiles they held together are re-checked.
     flagged = flag_generic_identifiers(session, batch_ids)
     result.generic.extend(flagged)
     recheck = profiles_holding(session, flagged)
 
-    hood = _read_neighbourhood(session, batch_ids, recheck=recheck, scorer=scorer)
+    hood = _locked_neighbourhood(session, batch_ids, recheck=recheck, scorer=scorer)
     _place_components(session, hood, link_batch(hood), result)
     _finish(session, records, recheck=recheck, result=result)
     return result
@@ -158,21 +174,57 @@ def _best_edges(session: Session, scorer: Scorer, lonely: list[int]) -> dict[int
     return probable
 
 
-def _read_neighbourhood(
+#: rounds of "read the neighbourhood, lock the profiles it names" before a pass gives up and
+#: is retried (each round locks what the previous one found; another worker's merge can move
+#: a record onto a profile not yet locked)
+LOCK_ROUNDS = 4
+
+
+def _locked_neighbourhood(
     session: Session, batch_ids: list[int], *, recheck: set[uuid.UUID], scorer: Scorer | None
 ) -> Neighbourhood:
+    """The batch's neighbourhood, read with every profile in it locked (``lock_profiles``,
+    in id order): read, lock the profiles it names, read again, until a read names no profile
+    that is not locked yet. Only then is it stable: any other writer of these profiles waits
+    for this pass. Model edges are scored once, before the locks (reads only)."""
+    probable: dict[int, dict[str, Any]] | None = None
+    locked: set[uuid.UUID] = set()
+    for _ in range(LOCK_ROUNDS):
+        hood = _read_neighbourhood(
+            session, batch_ids, recheck=recheck, scorer=scorer, probable=probable
+        )
+        probable = hood.probable
+        wanted = set(hood.profile_of.values()) | set(hood.members.values()) | recheck
+        missing = wanted - locked
+        if not missing:
+            return hood
+        lock_profiles(session, missing)
+        locked |= missing
+    raise ConcurrentChange("the neighbourhood kept changing while its profiles were locked")
+
+
+def _read_neighbourhood(
+    session: Session,
+    batch_ids: list[int],
+    *,
+    recheck: set[uuid.UUID],
+    scorer: Scorer | None,
+    probable: dict[int, dict[str, Any]] | None = None,
+) -> Neighbourhood:
     """Everything ``link_batch`` needs about a batch: records sharing a linking identifier
-    with it (anywhere), model edges of the records left alone, the profiles around them,
-    their exclusive ids and the ops overrides touching them."""
+    with it (anywhere), model edges of the records left alone (``probable``: already
+    scored), the profiles around them, their exclusive ids and the ops overrides touching
+    them."""
     batch_set = set(batch_ids)
     pairs = shared_identifier_pairs(session, batch_ids)
-    probable: dict[int, dict[str, Any]] = {}
-    if scorer is not None:
-        paired = {p[0] for p in pairs}
-        already = linked_record_ids(session, batch_ids)
-        lonely = [r for r in batch_ids if r not in paired and r not in already]
-        if lonely:
-            probable = _best_edges(session, scorer, lonely)
+    if probable is None:
+        probable = {}
+        if scorer is not None:
+            paired = {p[0] for p in pairs}
+            already = linked_record_ids(session, batch_ids)
+            lonely = [r for r in batch_ids if r not in paired and r not in already]
+            if lonely:
+                probable = _best_edges(session, scorer, lonely)
     neighbour_ids = {p[1] for p in pairs} | {e["candidate_id"] for e in probable.values()}
     profile_of = profiles_of_records(session, neighbour_ids | batch_set)
     record_exclusive = exclusive_ids_of_records(session, neighbour_ids | batch_set)

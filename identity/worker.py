@@ -1,25 +1,35 @@
 """The identity worker: resolves dirty source records continuously, in micro-batches.
 
-Each pass is one transaction: the dirty account records first (a pass with nothing else to
-do still takes them: CRM company rows carry no person), then ``resolve_step``. It takes an
-advisory lock, so several workers or a batch run never write the graph at the same time.
-Merges are published to the ``kindred.identity.changes`` topic after the commit.
+Each pass is two transactions: the dirty account records first, when no other worker is
+taking them (a pass with nothing else to do still takes them: CRM company rows carry no
+person), then ``resolve_step`` over the dirty records this worker *claimed*.
+
+Several identity workers run at once (``kindred worker identity`` started N times, or
+``--concurrency N``): each claims disjoint dirty records (advisory claim locks, skipped by
+the others), locks the identifier values of its records and the profiles its pass touches in
+a fixed order, and retries the pass when another worker merged one of them meanwhile or a
+deadlock was detected. They hold the graph lock shared; a batch run or an erasure holds it
+exclusive, so they pause for it. Merges are published to the ``kindred.identity.changes``
+topic after the commit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 
 from kafka import KafkaProducer
 from sqlalchemy import Engine
 
 from identity.accounts import absorb_account_records
+from identity.merge import lock_accounts
 from identity.repository import dirty_backlog
-from identity.service import ResolveResult, dirty_record_ids, lock_resolver, resolve_step
+from identity.service import ResolveResult, dirty_record_ids, resolve_step, share_resolver
 from identity.streaming import RefineResult, SplinkScorer, refine_singletons
 from kindred.db import unit_of_work
 from kindred.heartbeat import Heartbeat
@@ -95,17 +105,24 @@ class IdentityWorker:
 
         result = ResolveResult()
         with unit_of_work(self.engine) as session:
-            # the lock outside the savepoints: a rollback to one must not release it
-            lock_resolver(session)
-            # outside the savepoints too: the records' bisection never retries this part
-            result.accounts = absorb_account_records(session)
-            ids = dirty_record_ids(session, limit=self.config.batch_size)
+            # the account records in a short transaction of their own; skipped while another
+            # worker takes them (it takes ours too: every dirty account record)
+            if lock_accounts(session, wait=False):
+                result.accounts = absorb_account_records(session)
+        with unit_of_work(self.engine) as session:
+            # the locks outside the savepoints: a rollback to one must not release them
+            share_resolver(session)
+            ids = dirty_record_ids(session, limit=self.config.batch_size, claim=True)
             if not ids:
                 return result
             # One savepoint for the whole pass; when it fails on a record's data, bisect to
             # the failing records, resolve the others, count the failures (quarantine).
             outcome = run_isolated(
-                session, ids, lambda chunk: resolve_step(session, record_ids=chunk, scorer=scorer)
+                session,
+                ids,
+                lambda chunk: resolve_step(
+                    session, record_ids=chunk, scorer=scorer, accounts=False
+                ),
             )
             for part in outcome.results:
                 result.absorb(part)
@@ -183,3 +200,48 @@ class IdentityWorker:
             refiner.join(30)
         if self._producer is not None:
             self._producer.close(timeout=5)
+
+
+# --------------------------------------------------------------------------- several workers
+
+
+def _worker_process(database_url: str, config: IdentityConfig) -> None:
+    """One identity worker in a process of its own (the target of ``start_workers``)."""
+    from kindred.db import make_engine
+
+    engine = make_engine(database_url)
+    worker = IdentityWorker(config, engine)
+    worker.install_signal_handlers()
+    try:
+        worker.run()
+    finally:
+        engine.dispose()
+
+
+def start_workers(database_url: str, config: IdentityConfig, count: int) -> list[BaseProcess]:
+    """Start ``count`` identity workers, each in its own process (the resolver is CPU-bound
+    Python: threads would share one core). Stop them with ``stop_workers``."""
+    ctx = multiprocessing.get_context("spawn")
+    procs: list[BaseProcess] = []
+    for n in range(count):
+        proc = ctx.Process(
+            target=_worker_process,
+            args=(database_url, config),
+            name=f"kindred-identity-{n + 1}",
+            daemon=True,
+        )
+        proc.start()
+        procs.append(proc)
+    return procs
+
+
+def stop_workers(procs: list[BaseProcess], *, timeout: float = 30.0) -> None:
+    """SIGTERM every worker (each finishes its pass), then wait; kill the ones that hang."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)

@@ -71,6 +71,8 @@ def classify(err: BaseException) -> Kind | None:
             return "unavailable"
         return None
     for e in _chain(err):
+        if getattr(type(e), "transient", False) is True:
+            return "busy"  # a concurrency abort of our own (e.g. identity's ConcurrentChange)
         if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
             return "unavailable"
         if isinstance(e, _LOST):
@@ -91,7 +93,9 @@ def is_deadlock(err: BaseException) -> bool:
     """A deadlock or serialisation failure: the transaction was rolled back and retrying it
     at once (after a few milliseconds) is right."""
     code = sqlstate(err)
-    return code is not None and code[:2] == "40"
+    if code is None:  # a concurrency abort of our own (identity's ConcurrentChange)
+        return any(getattr(type(e), "transient", False) is True for e in _chain(err))
+    return code[:2] == "40"
 
 
 def describe(err: BaseException, *, limit: int = 300) -> str:
