@@ -19,6 +19,7 @@ import json
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -104,6 +105,7 @@ class IdentityWorker:
         scorer = None if self.config.two_stage else self.scorer
 
         result = ResolveResult()
+        started = time.perf_counter()
         with unit_of_work(self.engine) as session:
             # the account records in a short transaction of their own; skipped while another
             # worker takes them (it takes ours too: every dirty account record)
@@ -137,6 +139,10 @@ class IdentityWorker:
             if has_pending_failures(session, kind=KIND_RECORD):
                 clear_failures(session, kind=KIND_RECORD, refs=[str(r) for r in outcome.done])
         self.resolved += result.records
+        if self.heartbeat is not None:  # back-pressure in /metrics: the pass's duration
+            self.heartbeat.note(
+                last_pass_s=round(time.perf_counter() - started, 4), last_pass_records=len(ids)
+            )
         if result.changes:
             self._publish(result)
         return result

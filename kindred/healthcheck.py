@@ -121,6 +121,11 @@ class WorkerView:
     def counter(self, key: str) -> int:
         return _int(self.status.get(key))
 
+    def seconds(self, key: str) -> float | None:
+        """A duration the worker reported (None when it reported none)."""
+        value = self.status.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
 
 @dataclass(frozen=True)
 class Figures:

@@ -96,6 +96,11 @@ class Heartbeat:
             self._last_success_at = datetime.now(UTC)
             self._last_success = time.monotonic()
 
+    def note(self, **fields: Any) -> None:
+        """Set status fields (e.g. the last pass's duration) without counting a unit of work."""
+        with self._lock:
+            self._status.update(fields)
+
     def failure(self, err: BaseException | str, *, deadlock: bool = False) -> None:
         """A unit of work failed. A deadlock is counted apart (it is retried at once and is not
         a failure streak)."""

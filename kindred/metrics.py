@@ -130,6 +130,11 @@ class _FiguresCollector:
             "Units of work (batches, passes) completed, since the worker started",
             labels=labels,
         )
+        pass_s = GaugeMetricFamily(
+            "kindred_worker_last_pass_seconds",
+            "Duration of the worker's last pass that did work (identity: resolve pass)",
+            labels=labels,
+        )
         lag = GaugeMetricFamily(
             "kindred_consumer_lag",
             "Messages behind the end of the partition, as last reported by the worker",
@@ -147,10 +152,12 @@ class _FiguresCollector:
             partitions.add_metric(key, len(v.partitions))
             deadlocks.add_metric(key, v.counter("deadlock_retries"))
             batches.add_metric(key, v.counter("batches"))
+            if (took := v.seconds("last_pass_s")) is not None:
+                pass_s.add_metric(key, took)
             for tp, behind in sorted(v.lag.items()):
                 topic, _, part = tp.rpartition(":")
                 lag.add_metric([v.worker_id, topic or tp, part if topic else ""], behind)
-        yield from (age, success, up, stuck, errors, partitions, deadlocks, batches, lag)
+        yield from (age, success, up, stuck, errors, partitions, deadlocks, batches, pass_s, lag)
         counts = GaugeMetricFamily(
             "kindred_workers",
             "Worker heartbeat rows by state: live, dead (stale heartbeat), gone (long dead)",

@@ -170,7 +170,9 @@ def known_state(class_settings: Settings, class_engine: Engine) -> Iterator[Know
         deadlock_retries=3,
         errors=0,
     )
-    identity = beat(engine, kind="identity", stuck=True, stuck_reason="resolver wedged")
+    identity = beat(
+        engine, kind="identity", stuck=True, stuck_reason="resolver wedged", last_pass_s=0.25
+    )
     dead = beat(engine, kind="identity", beat_ago=100, success_ago=100)
     gone = beat(engine, kind="profiles", beat_ago=3600, success_ago=3600)
 
@@ -225,6 +227,10 @@ class TestMetricsOfAKnownState:
             == 3
         )
         assert m["kindred_worker_batches_total"][(("kind", "ingest"), ("worker", ingest))] == 7
+        identity = known_state.identity  # back-pressure: the identity pass's duration
+        assert m["kindred_worker_last_pass_seconds"] == {
+            (("kind", "identity"), ("worker", identity)): 0.25
+        }
 
     def test_worker_states_and_problems(self, known_state: KnownState) -> None:
         m = scrape(known_state.client)
