@@ -106,6 +106,38 @@ def segments(
     typer.echo(json.dumps(run(profiles=profiles, events=events), indent=2))
 
 
+@app.command("reads")
+def reads(
+    profiles: str = typer.Option(
+        "1000000", "--profiles", help="profile counts, comma-separated (e.g. 100000,1000000)"
+    ),
+    events_per_profile: int = typer.Option(5, "--events-per-profile", min=1),
+    requests: int = typer.Option(500, "--requests", help="timed requests per path", min=10),
+    ingest_rate: int = typer.Option(
+        0, "--ingest-rate", help="events/s posted to the collector meanwhile (0: none)", min=0
+    ),
+) -> None:
+    """Profile by id / identifier, journey, members page and CSV export latency, as JSON."""
+    from bench.reads import run
+
+    try:
+        sizes = [int(p) for p in profiles.split(",") if p.strip()]
+    except ValueError:
+        typer.echo(f"--profiles: expected comma-separated integers, got {profiles!r}", err=True)
+        raise typer.Exit(2) from None
+    if not sizes or min(sizes) < 1000:
+        typer.echo("--profiles: each size must be at least 1000", err=True)
+        raise typer.Exit(2)
+    doc = run(
+        sizes=sizes,
+        events_per_profile=events_per_profile,
+        requests=requests,
+        ingest_rate=ingest_rate,
+        progress=lambda msg: typer.echo(msg, err=True),
+    )
+    typer.echo(json.dumps(doc, indent=2, allow_nan=False))
+
+
 @app.command("identity-stream")
 def identity_stream(
     stored: int = typer.Option(100_000, "--stored", help="people stored first (2 records each)"),
