@@ -51,6 +51,8 @@ class Identifier(Base):
     __table_args__ = (
         UniqueConstraint("record_id", "type", "value"),
         Index("ix_identifiers_link_type_value", "link_type", "value"),
+        # the lookup by identifier (TYPE:VALUE); migration 0014
+        Index("ix_identifiers_type_value", "type", "value"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
