@@ -24,6 +24,8 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
+from kindred.settings import get_settings
+
 log = logging.getLogger(__name__)
 
 #: the producer type, for modules that hold one without importing kafka-python themselves
@@ -37,8 +39,11 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not answer or did not acknowledge a write."""
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int = 4) -> None:
-    """Create topics that do not exist yet (harmless when they do)."""
+def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: int | None = None) -> None:
+    """Create topics that do not exist yet (harmless when they do), with ``partitions``
+    partitions (default: ``KINDRED_KAFKA_PARTITIONS``, 4 when unset)."""
+    if partitions is None:
+        partitions = get_settings().topic_partitions
     wanted = list(topics)
     try:
         admin = KafkaAdminClient(

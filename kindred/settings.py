@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 EVENTS_TOPIC = "kindred.events"
@@ -19,7 +19,9 @@ SEGMENT_CHANGES_TOPIC = "kindred.segments.changes"
 class Settings(BaseSettings):
     """Runtime configuration. Every field may be set as ``KINDRED_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="KINDRED_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KINDRED_", frozen=True, extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Path(".kindred")
     database_url: str | None = None
@@ -30,7 +32,15 @@ class Settings(BaseSettings):
     dlq_topic: str = DLQ_TOPIC
     identity_changes_topic: str = IDENTITY_CHANGES_TOPIC
     segment_changes_topic: str = SEGMENT_CHANGES_TOPIC
-    topic_partitions: int = 4
+    #: partitions of the topics Kindred creates (``KINDRED_KAFKA_PARTITIONS``; the older
+    #: ``KINDRED_TOPIC_PARTITIONS`` is still read). Events are keyed by person, so one
+    #: person's events stay in order on one partition; more partitions, more ingest workers.
+    #: Topics that already exist keep their partition count.
+    topic_partitions: int = Field(
+        default=4,
+        ge=1,
+        validation_alias=AliasChoices("KINDRED_KAFKA_PARTITIONS", "KINDRED_TOPIC_PARTITIONS"),
+    )
     demo_api_key: str | None = None
     demo_write_key: str | None = None
     log_level: str = "INFO"

@@ -205,7 +205,7 @@ class SegmentChangesPublisher:
 
     def _get(self) -> KafkaProducer:
         if self._producer is None:
-            ensure_topics(self.bootstrap, [self.topic], partitions=4)
+            ensure_topics(self.bootstrap, [self.topic])
             self._producer = make_producer(self.bootstrap)
         return self._producer
 
