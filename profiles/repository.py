@@ -143,7 +143,7 @@ def stale_batch(session: Session, *, limit: int) -> list[tuple[uuid.UUID, uuid.U
     return [(r[0], r[1], bool(r[2])) for r in rows]
 
 
-def due_batch(session: Session, *, older_than_s: int, limit: int) -> list[uuid.UUID]:
+def due_batch(session: Session, *, older_than_s: float, limit: int) -> list[uuid.UUID]:
     """Live profiles whose computed traits are older than ``older_than_s`` (time decay),
     quarantined ones skipped."""
     return list(

@@ -156,12 +156,16 @@ def refresh_due_profiles(
     session: Session,
     *,
     config: ProfilesConfig,
-    limit: int = 200,
+    limit: int = 1000,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    older_than_s: float | None = None,
 ) -> int:
-    """Recompute profiles whose computed traits aged (time decay), and re-evaluate them.
-    Failing profiles are isolated and counted as in ``process_stale``."""
-    ids = repo.due_batch(session, older_than_s=config.schedule.recompute_after_seconds, limit=limit)
+    """Recompute up to ``limit`` profiles whose computed traits aged (time decay), and
+    re-evaluate them: set-based reads, one write, one evaluation statement per segment for
+    the whole batch. Failing profiles are isolated and counted as in ``process_stale``."""
+    if older_than_s is None:
+        older_than_s = config.schedule.recompute_after_seconds
+    ids = repo.due_batch(session, older_than_s=older_than_s, limit=limit)
     if not ids:
         return 0
     lock_changes(session)
@@ -173,6 +177,32 @@ def refresh_due_profiles(
     outcome = run_isolated(session, ids, refresh)
     _count_failures(session, outcome, ref=str, max_attempts=max_attempts)
     return len(outcome.done)
+
+
+def refresh_all_due_profiles(
+    engine: Engine,
+    *,
+    config: ProfilesConfig,
+    batch: int = 1000,
+    budget_s: float = 2.0,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> int:
+    """Work through the aged set in batches of ``batch`` (one transaction each, so the
+    membership lock is never held long) until none is left or ``budget_s`` has passed (the
+    stale path must not starve behind a large aged set). Returns how many were refreshed."""
+    start = time.monotonic()
+    total = 0
+    while True:
+        # aged as of the call's start: a profile this call refreshed is not due again in it
+        aged = config.schedule.recompute_after_seconds + (time.monotonic() - start)
+        with unit_of_work(engine) as session:
+            done = refresh_due_profiles(
+                session, config=config, limit=batch, max_attempts=max_attempts, older_than_s=aged
+            )
+        total += done
+        # a short batch: the aged set is used up (or some failed: the next tick retries them)
+        if done < batch or time.monotonic() - start >= budget_s:
+            return total
 
 
 def refresh_due_segments(session: Session, *, config: ProfilesConfig, max_segments: int = 1) -> int:
@@ -341,8 +371,7 @@ class ProfilesWorker:
             with unit_of_work(self.engine) as session:
                 done["segments"] = refresh_due_segments(session, config=config)
         if self._due("profiles", 1.0):
-            with unit_of_work(self.engine) as session:
-                done["profiles"] = refresh_due_profiles(session, config=config)
+            done["profiles"] = refresh_all_due_profiles(self.engine, config=config)
         return done
 
     def _drop_publisher(self, err: BaseException) -> None:

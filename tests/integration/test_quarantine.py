@@ -27,7 +27,7 @@ from kindred.quarantine import (
 )
 from profiles.config import load_config
 from profiles.repository import due_batch, stale_batch
-from profiles.worker import process_stale, refresh_due_profiles
+from profiles.worker import process_stale, refresh_all_due_profiles, refresh_due_profiles
 from tests.helpers import basic, make_source, message, wait_for
 
 pytestmark = pytest.mark.integration
@@ -323,6 +323,27 @@ class TestProfilesQuarantine:
         with unit_of_work(engine) as session:
             due = due_batch(session, older_than_s=0, limit=10)
         assert due == [pids["ann@x.io"]]
+
+    def test_due_refresh_works_through_the_aged_set_in_batches(self, engine: Engine) -> None:
+        emails = [f"aged{i}@x.io" for i in range(5)]
+        pids = _profiles_for(engine, *emails)
+        _tick(engine)
+        with unit_of_work(engine) as session:
+            config = load_config(session)
+        config = config.model_copy(
+            update={"schedule": config.schedule.model_copy(update={"recompute_after_seconds": 0})}
+        )
+        with engine.connect() as conn:
+            before = dict(conn.execute(select(Profile.id, Profile.computed_at)).tuples().all())
+        # 5 aged profiles, batches of 2: three transactions in one call
+        assert refresh_all_due_profiles(engine, config=config, batch=2) == 5
+        with engine.connect() as conn:
+            after = dict(conn.execute(select(Profile.id, Profile.computed_at)).tuples().all())
+        for pid in pids.values():
+            was, now = before[pid], after[pid]
+            assert was is not None and now is not None and now > was
+        with unit_of_work(engine) as session:
+            assert due_batch(session, older_than_s=3600, limit=10) == []
 
 
 # ------------------------------------------------------------------------------- workers
