@@ -25,6 +25,7 @@ from profiles.schemas import (
     ProfileFullOut,
     ProfileSegmentsOut,
 )
+from profiles.search import MAX_LIMIT, MAX_QUERY, SearchResults, search_profiles
 from profiles.segments import profile_segments
 from profiles.service import (
     distribution,
@@ -64,6 +65,26 @@ def write_config(
     _: Principal = Depends(require("admin")),
 ) -> dict[str, Any]:
     return save_config(session, sections=sections).model_dump(mode="json")
+
+
+@router.get(
+    "/search",
+    response_model=SearchResults,
+    summary="Search profiles by name, email or its prefix, phone, company or any identifier",
+)
+def search(
+    q: str = Query(
+        ...,
+        min_length=1,
+        max_length=MAX_QUERY,
+        description="free text: a (partial) name, email or prefix, phone in any format, "
+        "company, or any identifier value",
+    ),
+    limit: int = Query(25, ge=1, le=MAX_LIMIT),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> SearchResults:
+    return search_profiles(session, query=q, limit=limit)
 
 
 @router.get("", response_model=ProfileFullList, summary="Find profiles by any identifier")
@@ -173,4 +194,4 @@ def malformed_profile_id(request: Request, profile_id: str) -> dict[str, Any]:
 
 
 #: literal paths beside ``/{profile_id}``
-_SIBLINGS = frozenset({"config", "distribution"})
+_SIBLINGS = frozenset({"config", "distribution", "search"})

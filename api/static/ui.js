@@ -17,7 +17,6 @@
   const KNOWN_CHANNELS = ["web", "email", "crm", "ads", "support"];
   const JOURNEY_PAGE = 50;
   const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-  const PHONE_RE = /^\+?[\d\s().-]{6,}$/;
   const TRAIT_ORDER = [
     "name",
     "first_name",
@@ -326,6 +325,51 @@
     $("key-input").focus();
   }
 
+  /** Try the key on a cheap authenticated read before keeping it. */
+  async function checkKey(value) {
+    const err = $("key-error");
+    const save = $("key-save");
+    save.disabled = true;
+    setText(err, "Checking the key\u2026");
+    show(err, true);
+    let resp;
+    try {
+      resp = await fetch(new URL(`${ROOT}/v1/profiles/config`, window.location.origin), {
+        headers: { Authorization: `Bearer ${value}`, Accept: "application/json" },
+        credentials: "same-origin",
+      });
+    } catch (e) {
+      resp = null;
+      setText(err, `Could not reach the API to check the key (${e.message || e}).`);
+    }
+    save.disabled = false;
+    if (!resp) return;
+    if (resp.ok) {
+      await resp.text().catch(() => ""); // read to the end: an unread body is aborted
+      setKey(value);
+      $("key-input").value = "";
+      show(err, false);
+      route();
+      return;
+    }
+    let message = "";
+    try {
+      const body = await resp.json();
+      message = body && body.error && body.error.message ? body.error.message : "";
+    } catch (_e) {
+      message = "";
+    }
+    if (resp.status === 401) {
+      setText(err, "This key is not valid: it is unknown, mistyped, expired or revoked.");
+    } else if (resp.status === 403) {
+      setText(err, "This key is valid but lacks the read scope the console needs. Use a key with the read scope.");
+    } else {
+      setText(err, `The API could not check the key (HTTP ${resp.status}${message ? `: ${message}` : ""}).`);
+    }
+    show(err, true);
+    $("key-input").focus();
+  }
+
   function initKeyForm() {
     $("key-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -335,9 +379,7 @@
         show($("key-error"), true);
         return;
       }
-      setKey(value);
-      $("key-input").value = "";
-      route();
+      checkKey(value);
     });
     $("key-cancel").addEventListener("click", () => route());
     $("change-key").addEventListener("click", (ev) => {
@@ -358,11 +400,7 @@
       return { identifier: value.startsWith(`${type}:`) ? value : `${type}:${value}` };
     }
     if (UUID_RE.test(value)) return { profileId: value };
-    const m = value.match(/^([A-Za-z][A-Za-z0-9_]*):(.+)$/);
-    if (m) return { identifier: `${m[1].toLowerCase()}:${m[2].trim()}` };
-    if (value.includes("@")) return { identifier: `email:${value}` };
-    if (PHONE_RE.test(value)) return { identifier: `phone:${value}` };
-    return { error: "Choose the identifier type, or write it as type:value (e.g. user_id:usr_1)." };
+    return { query: value };
   }
 
   function showSearch(q) {
@@ -371,8 +409,7 @@
     show($("search-error"), false);
     if (q) {
       const m = q.match(/^([A-Za-z_]+):(.*)$/);
-      if (m && IDENTIFIER_TYPES.includes(m[1])) {
-        $("search-type").value = m[1];
+      if (m && IDENTIFIER_TYPES.includes(m[1]) && $("search-type").value === m[1]) {
         $("search-input").value = m[2];
       } else {
         $("search-type").value = "";
@@ -397,7 +434,7 @@
             anonymous_id: "3f1c\u2026",
             crm_contact_id: "17",
           }[type.value] || "value"
-        : "email:ann@example.com";
+        : "Kenji Thompson, ann@, +1 415 555 0100, Acme\u2026";
     };
     type.addEventListener("change", () => {
       syncPlaceholder();
@@ -417,23 +454,38 @@
         window.location.assign(profileHref(parsed.profileId));
         return;
       }
-      const url = `${ROOT}/ui/?q=${encodeURIComponent(parsed.identifier)}`;
+      const q = parsed.identifier || parsed.query;
+      const url = `${ROOT}/ui/?q=${encodeURIComponent(q)}`;
       window.history.pushState({}, "", url);
       clearBanner();
-      runSearch(parsed.identifier);
+      runSearch(q);
     });
   }
 
-  async function runSearch(identifier) {
+  async function runSearch(q) {
     const seq = ++searchSeq;
     const summary = $("results-summary");
     const body = clear($("results-body"));
+    const typed = $("search-type").value;
     show($("results"), true);
     show($("results-table"), false);
-    setText(summary, `Searching for ${identifier}\u2026`);
-    let data;
+    setText(summary, `Searching for ${q}\u2026`);
+    let profiles;
     try {
-      data = await api("/v1/profiles", { identifier });
+      if (typed) {
+        const data = await api("/v1/profiles", { identifier: q });
+        profiles = (Array.isArray(data.profiles) ? data.profiles : []).map((p) => ({
+          id: p.id,
+          name: displayName(p.traits || {}),
+          email: (p.traits || {}).email,
+          company: companyOf(p),
+          last_seen: p.last_seen,
+          records: Array.isArray(p.records) ? p.records.length : null,
+        }));
+      } else {
+        const data = await api("/v1/profiles/search", { q });
+        profiles = Array.isArray(data.profiles) ? data.profiles : [];
+      }
     } catch (err) {
       if (seq !== searchSeq) return;
       show($("results"), false);
@@ -441,32 +493,25 @@
       return;
     }
     if (seq !== searchSeq) return;
-    const profiles = Array.isArray(data.profiles) ? data.profiles : [];
     if (!profiles.length) {
-      setText(summary, `No profile has the identifier ${identifier}.`);
+      setText(summary, `No profile matches ${q}.`);
       return;
     }
     setText(
       summary,
-      `${profiles.length} profile${profiles.length === 1 ? "" : "s"} with ${identifier}` +
-        (profiles.length > 1 ? " (identifiers that do not link records can be shared)" : ""),
+      `${profiles.length} profile${profiles.length === 1 ? "" : "s"} matching ${q}`,
     );
     for (const p of profiles) {
       const href = profileHref(p.id);
-      const traits = p.traits || {};
-      const name = displayName(traits);
+      const link = h("a", { href }, p.name || h("span", { class: "muted" }, "Unnamed"));
       const row = h(
         "tr",
         { class: "clickable" },
-        h(
-          "td",
-          null,
-          h("a", { href }, name || h("span", { class: "muted" }, "Unnamed")),
-          h("div", { class: "muted small" }, h("code", null, shortId(p.id))),
-        ),
-        h("td", null, fmtValue(traits.email)),
-        h("td", null, companyOf(p) || "\u2014"),
+        h("td", null, link, h("div", { class: "muted small" }, h("code", null, shortId(p.id)))),
+        h("td", null, p.company || "\u2014"),
+        h("td", { class: "value" }, fmtValue(p.email)),
         h("td", null, timeEl(p.last_seen, true)),
+        h("td", { class: "num" }, p.records === null || p.records === undefined ? "\u2014" : String(p.records)),
       );
       row.addEventListener("click", (ev) => {
         if (ev.target.closest("a")) return;
@@ -569,6 +614,20 @@
     return i === -1 ? TRAIT_ORDER.length : i;
   }
 
+  /** Email and phone as identity resolution compares them; the raw form below when it differs. */
+  function normalisedValue(name, value) {
+    const raw = fmtValue(value);
+    let norm = raw;
+    if (typeof value === "string" && (name === "email" || name.endsWith("_email"))) {
+      norm = value.trim().toLowerCase();
+    } else if (typeof value === "string" && (name === "phone" || name.endsWith("_phone"))) {
+      const digits = value.replace(/[^\d+]/g, "");
+      norm = digits.startsWith("+") ? digits : digits.length === 10 ? `+1${digits}` : digits;
+    }
+    if (norm === raw) return [raw];
+    return [norm, h("span", { class: "muted small raw", title: "as received" }, `raw: ${raw}`)];
+  }
+
   function renderTraits(p) {
     const traits = p.traits || {};
     const provenance = p.provenance || {};
@@ -584,7 +643,7 @@
           "tr",
           null,
           h("th", { scope: "row" }, name),
-          h("td", { class: "value" }, fmtValue(traits[name])),
+          h("td", { class: "value" }, ...normalisedValue(name, traits[name])),
           h(
             "td",
             null,

@@ -47,7 +47,7 @@ def test_search_page(client: TestClient) -> None:
     resp = client.get("/ui/")
     assert resp.status_code == 200
     _assert_page(resp.text, resp.headers["content-type"], SEARCH_IDS + PROFILE_IDS)
-    assert "Search by any identifier" in resp.text
+    assert "Search by name, email, phone, company or any identifier" in resp.text
     assert "script-src 'self'" in resp.headers["content-security-policy"]
 
 
@@ -77,3 +77,17 @@ def test_assets_are_served_and_nothing_else(client: TestClient) -> None:
     missing = client.get("/ui/static/ui.html")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_search_takes_any_string(client: TestClient, engine: Engine) -> None:
+    from tests.helpers import bearer, make_api_key
+
+    headers = bearer(make_api_key(engine, "read"))
+    for q in ("a", "%", "_", "\\", "'", "é", "\x00x", "x" * 200, "email:", "(212) 555", "ß\u0301"):
+        resp = client.get("/v1/profiles/search", params={"q": q}, headers=headers)
+        assert resp.status_code in (200, 422), (q, resp.status_code, resp.text)
+        assert resp.headers["content-type"].startswith("application/json")
+    for bad in ("", " ", "x" * 201):
+        resp = client.get("/v1/profiles/search", params={"q": bad}, headers=headers)
+        assert resp.status_code == 422, bad
+    assert client.get("/v1/profiles/search", params={"q": "x"}).status_code == 401
