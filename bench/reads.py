@@ -27,12 +27,11 @@ import psycopg
 
 from bench.ingest import bench_environment
 from bench.processes import running_pipeline
-from bench.segments import _export, generate
+from bench.segments import _export, generate, quiet_schedule
 from ingest.sources import create_source
 from kindred.db import make_engine, unit_of_work
 from kindred.security import create_api_key
 from kindred.settings import Settings
-from profiles.config import save_config
 from profiles.segments import create_segment
 
 __all__ = ["TARGETS", "measure", "run"]
@@ -208,18 +207,7 @@ def measure(
         generation_s = time.perf_counter() - started
         with unit_of_work(engine) as session:
             _, api_key = create_api_key(session, name="bench-reads", scopes=["read", "write"])
-            # keep scheduled full refreshes out of the measurement window
-            save_config(
-                session,
-                sections={
-                    "schedule": {
-                        "segment_refresh_seconds": 3600,
-                        "full_refresh_seconds": 3600,
-                        "accounts_refresh_seconds": 3600,
-                        "recompute_after_seconds": 86400,
-                    }
-                },
-            )
+            quiet_schedule(session)
         started = time.perf_counter()
         with unit_of_work(engine) as session:
             segment = create_segment(

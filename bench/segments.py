@@ -275,6 +275,22 @@ def _pages(base: str, key: str, segment_id: str, *, requests: int) -> dict[str, 
     }
 
 
+def quiet_schedule(session: Any) -> None:
+    """Keep the scheduled full refreshes (segments, accounts, aged profiles) out of a
+    benchmark's measurement window."""
+    save_config(
+        session,
+        sections={
+            "schedule": {
+                "segment_refresh_seconds": 3600,
+                "full_refresh_seconds": 3600,
+                "accounts_refresh_seconds": 3600,
+                "recompute_after_seconds": 86400,
+            }
+        },
+    )
+
+
 def run(*, profiles: int, events: int) -> dict[str, Any]:
     with bench_environment() as env:
         url = env.database_url
@@ -284,18 +300,7 @@ def run(*, profiles: int, events: int) -> dict[str, Any]:
         engine = make_engine(url, pool_size=2)
         with unit_of_work(engine) as session:
             _, api_key = create_api_key(session, name="bench", scopes=["read", "write"])
-            # keep scheduled full refreshes out of the measurement window (see the report)
-            save_config(
-                session,
-                sections={
-                    "schedule": {
-                        "segment_refresh_seconds": 3600,
-                        "full_refresh_seconds": 3600,
-                        "accounts_refresh_seconds": 3600,
-                        "recompute_after_seconds": 86400,
-                    }
-                },
-            )
+            quiet_schedule(session)  # see the report
         creation: dict[str, Any] = {}
         specs: dict[str, dict[str, Any]] = {
             "pro_webinar_90d": {
