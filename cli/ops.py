@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +16,11 @@ from kindred.db import get_engine, unit_of_work
 from kindred.errors import KindredError
 from kindred.security import KeyOut
 from kindred.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kindred.settings import Settings
 
 err = Console(stderr=True)
 secrets_app = typer.Typer(no_args_is_help=True, help="Secrets encrypted at rest")
@@ -90,7 +95,7 @@ def worker(
         raise typer.BadParameter("worker must be one of: ingest, identity, profiles")
 
 
-def _identity_workers(settings: Any, engine: Any, count: int) -> None:
+def _identity_workers(settings: Settings, engine: Engine, count: int) -> None:
     """``count`` identity worker processes until SIGTERM/Ctrl-C; a worker that dies is
     restarted (its claimed records were released with its transaction)."""
     import threading

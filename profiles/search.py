@@ -115,7 +115,7 @@ def search_profiles(session: Session, *, query: str, limit: int = 25) -> SearchR
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidValue(f"query.limit: between 1 and {MAX_LIMIT}")
     lowered = cleaned.lower()
-    if ":" in lowered and re.match(r"^[a-z_]+:", lowered):
+    if re.match(r"^[a-z_]+:", lowered):
         lowered = lowered.split(":", 1)[1].strip() or lowered  # "email:ann@x" → "ann@x"
     folded = fold(lowered)
     words = [f"%{_like(w)}%" for w in folded.split()] or [f"%{_like(folded)}%"]
