@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -27,6 +27,9 @@ from kindred import infra
 from kindred.db import make_engine, unit_of_work
 from kindred.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from samples.demo.model import DemoWorld
+
 console = Console(stderr=True)
 
 DEMO_SOURCES = (
@@ -37,7 +40,7 @@ DEMO_SOURCES = (
 )
 
 
-def _ensure_source(session: Any, *, name: str, connector: str, key: str | None) -> str:
+def ensure_source(session: Any, *, name: str, connector: str, key: str | None) -> str:
     """Create the source, or give an existing one a fresh (or the requested) write key."""
     from ingest.sources import create_source, rotate_write_key, source_info
     from kindred.errors import NotFound
@@ -53,7 +56,7 @@ def _ensure_source(session: Any, *, name: str, connector: str, key: str | None) 
     return secret
 
 
-def _wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 300) -> None:
+def wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 300) -> None:
     from sqlalchemy.orm import Session
 
     from ingest.service import pipeline_progress
@@ -71,13 +74,16 @@ def _wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 3
     console.print("[yellow]the pipeline is still catching up; the API serves what is ready[/]")
 
 
-def _feed(base: str, keys: dict[str, str], settings: Settings) -> int:
-    """Send the sample world through the collector, the webhooks and the CRM importer."""
+def feed_world(
+    base: str, keys: dict[str, str], settings: Settings, world: DemoWorld | None = None
+) -> int:
+    """Send the sample world (default: the demo's) through the collector, the webhooks and the
+    CRM importer; returns the number of events accepted."""
     from connectors.registry import get_connector
     from ingest.producer import EventPublisher
     from samples.demo.world import generate_world
 
-    world = generate_world()
+    world = generate_world() if world is None else world
     sent = 0
     auth = (keys["website"], "")
     with (
@@ -166,7 +172,7 @@ def demo(
         )
         for name, connector in DEMO_SOURCES:
             wanted = settings.demo_write_key if name == "website" else None
-            keys[name] = _ensure_source(session, name=name, connector=connector, key=wanted)
+            keys[name] = ensure_source(session, name=name, connector=connector, key=wanted)
 
     workers = build_workers(settings, engine).start()
     app = create_app(settings, engine=engine)
@@ -195,8 +201,8 @@ def demo(
     signal.signal(signal.SIGTERM, on_signal)
 
     try:
-        sent = _feed(base, keys, settings)
-        _wait_until_settled(engine, expected_events=sent)
+        sent = feed_world(base, keys, settings)
+        wait_until_settled(engine, expected_events=sent)
         from samples.segments import create_demo_segments
 
         with unit_of_work(engine) as session:

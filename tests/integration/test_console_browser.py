@@ -7,73 +7,21 @@ each page is saved on every run (path printed) so a failure can be looked at.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from tests.helpers import make_api_key
+from tests.integration.browser_support import Watch, require_browser
+from tests.integration.browser_support import shot as _shot
 from tests.integration.test_profiles_pipeline import ev, feed
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("KINDRED_SCREENSHOTS", ".artifacts/screenshots"))
-SLOW_REQUEST_S = 1.0
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: `make browser` installs Debian's chromium", allow_module_level=True
-    )
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-class Watch:
-    """Console errors, failed and slow requests of one page."""
-
-    def __init__(self, page: Any) -> None:
-        self.errors: list[str] = []
-        self.slow: list[str] = []
-        self.failed: list[str] = []
-        self.timings: dict[str, float] = {}
-        page.on("console", self._console)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
-        page.on("requestfinished", self._finished)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def _finished(self, request: Any) -> None:
-        t = request.timing
-        took = (t["responseEnd"] - t["requestStart"]) / 1000 if t["responseEnd"] > 0 else 0.0
-        self.timings[request.url] = took
-        if took > SLOW_REQUEST_S:
-            self.slow.append(f"{request.url} {took:.2f}s")
-
-
-def _shot(page: Any, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path.resolve()}")
-    return path
+sync_api = require_browser()
 
 
 def _seed(engine: Engine) -> None:
@@ -174,7 +122,7 @@ def test_login_search_profile(
         assert not watch.slow, watch.slow
         print(
             f"\n{width}px: login {login_s:.2f}s, search {search_s:.2f}s, profile {profile_s:.2f}s,"
-            f" slowest request {max(watch.timings.values(), default=0):.3f}s,"
+            f" slowest request {watch.slowest():.3f}s,"
             f" console errors {len(watch.errors)}"
         )
     except Exception:

@@ -1,0 +1,2 @@
+/* Kindred console: the account page (being written). */
+"use strict";

@@ -1,0 +1,2 @@
+/* Kindred console: the changes page (being written). */
+"use strict";

@@ -1,0 +1,2 @@
+/* Kindred console: the dashboard page (being written). */
+"use strict";

@@ -1,0 +1,2 @@
+/* Kindred console: the segments page (being written). */
+"use strict";

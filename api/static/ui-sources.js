@@ -1,0 +1,2 @@
+/* Kindred console: the sources page (being written). */
+"use strict";
