@@ -109,12 +109,16 @@ def golden_record(
             )
     traits: dict[str, Any] = {}
     provenance: dict[str, dict[str, Any]] = {}
+    _name_group(candidates, rules)
     for canonical, options in candidates.items():
         priority = rules.trait_priority.get(canonical, rules.source_priority)
         # highest priority first, then newest; ties broken by source for determinism
+        grouped = bool(options[0].get("group"))
+        head, options = (options[:1], options[1:]) if grouped else ([], options)
         options.sort(key=lambda o: (o["source"], o["record_key"]))
         options.sort(key=lambda o: o["at"], reverse=True)
         options.sort(key=lambda o: _rank(priority, o["source"], o["channel"]))
+        options = head + options
         win = options[0]
         ranked = _rank(priority, win["source"], win["channel"]) < len(priority)
         others = [o for o in options[1:] if o["value"] != win["value"]]
@@ -134,11 +138,62 @@ def golden_record(
             "at": win["at"],
             "original_name": win["original_name"],
             "rule": rule,
+            **({"group": "name"} if grouped else {}),
             "overridden": [
                 {"value": o["value"], "source": o["source"], "at": o["at"]} for o in others[:5]
             ],
         }
     return traits, provenance
+
+
+#: traits that describe one thing together: taken from one record, never mixed
+NAME_GROUP = ("name", "first_name", "last_name")
+
+
+def _name_group(candidates: dict[str, list[dict[str, Any]]], rules: Survivorship) -> None:
+    """Survivorship of ``name``, ``first_name`` and ``last_name`` as one group: the record that
+    wins (source priority of ``name``, then recency) gives all three; a part it lacks is
+    derived from the parts it has (``name`` = first + last; first/last split from ``name``),
+    so the golden record never reads "Andy Young" beside "Andrew" "Yung". Rewrites
+    ``candidates`` in place: each group trait keeps only the winning record's option."""
+    options = [o for t in NAME_GROUP for o in candidates.get(t, [])]
+    if not options:
+        return
+    priority = rules.trait_priority.get("name", rules.source_priority)
+    options.sort(key=lambda o: (o["source"], o["record_key"]))
+    options.sort(key=lambda o: o["at"], reverse=True)
+    options.sort(key=lambda o: _rank(priority, o["source"], o["channel"]))
+    best = options[0]
+    key = (best["source"], best["record_key"])
+    own: dict[str, dict[str, Any]] = {}
+    for t in NAME_GROUP:
+        for o in candidates.get(t, []):
+            if (o["source"], o["record_key"]) == key and t not in own:
+                own[t] = o
+    derived: dict[str, Any] = {}
+    first, last, full = own.get("first_name"), own.get("last_name"), own.get("name")
+    if full is None and (first or last):
+        parts = [str(x["value"]).strip() for x in (first, last) if x is not None]
+        derived["name"] = " ".join(p for p in parts if p)
+    if full is not None and first is None and last is None:
+        words = str(full["value"]).split()
+        if len(words) >= 2:
+            derived["first_name"] = words[0]
+            derived["last_name"] = " ".join(words[1:])
+    for t in NAME_GROUP:
+        losers = [o for o in candidates.get(t, []) if o is not own.get(t)]
+        if t in own:
+            candidates[t] = [own[t], *losers]
+        elif t in derived:
+            base = full if t != "name" else (first or last)
+            assert base is not None
+            made = {**base, "value": derived[t], "original_name": f"from {base['original_name']}"}
+            candidates[t] = [made, *losers]
+        else:
+            candidates.pop(t, None)
+    for t in NAME_GROUP:
+        if t in candidates:
+            candidates[t] = [{**candidates[t][0], "group": True}, *candidates[t][1:]]
 
 
 # --------------------------------------------------------------------------- consent
