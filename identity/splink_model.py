@@ -343,7 +343,15 @@ def linker_for(
     model was validated when trained); ``db_api`` reuses one in-process DuckDB."""
     db_api = db_api or DuckDBAPI()
     link_type = str(settings_json.get("link_type", "dedupe_only"))
-    # the trained model may use columns this frame lacks: add them as all-null
+    frame = with_model_columns(frame, settings_json)
+    sdfs = _register(db_api, frame, link_type)
+    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json, validate_settings=validate)
+    return linker, db_api
+
+
+def with_model_columns(frame: pd.DataFrame, settings_json: dict[str, Any]) -> pd.DataFrame:
+    """``frame`` with every column the trained model reads (one this frame lacks is added
+    all-null: the model may have been trained on data with more fields)."""
     needed = set()
     for comp in settings_json["comparisons"]:
         for level in comp["comparison_levels"]:
@@ -355,12 +363,19 @@ def linker_for(
         for col in _CANONICAL_OPTIONAL:
             if f"l.{col}" in rule["blocking_rule"] or f'l."{col}"' in rule["blocking_rule"]:
                 needed.add(col)
-    missing = [c for c in needed if c not in frame.columns]
+    missing = sorted(c for c in needed if c not in frame.columns)
     if missing:
         frame = frame.assign(**{c: pd.Series([None] * len(frame), dtype=object) for c in missing})
-    sdfs = _register(db_api, frame, link_type)
-    linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json, validate_settings=validate)
-    return linker, db_api
+    return frame
+
+
+def scoring_frame(frame: pd.DataFrame, settings_json: dict[str, Any]) -> pd.DataFrame:
+    """``frame`` as a trained model reads it: blocking keys added, the model's columns (all
+    of them, null where missing) and nothing else, in a fixed order."""
+    frame = with_model_columns(_with_keys(frame), settings_json)
+    cols = _model_columns(frame)
+    cols += sorted(c for c in _CANONICAL_OPTIONAL if c in frame.columns and c not in cols)
+    return frame[cols]
 
 
 _CANONICAL_OPTIONAL = (
@@ -396,7 +411,17 @@ def predict_edges(
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     names = comparison_names(settings_json)
     rel = pred.as_duckdbpyrelation()
-    have = set(rel.columns)
+    edges: pd.DataFrame = rel.select(edge_select(names, set(rel.columns), matching=matching)).df()
+    pred.drop_table_from_database_and_remove_from_cache()
+    if evidence:
+        edges["evidence"] = edge_evidence(edges, names)
+    return edges
+
+
+def edge_select(names: list[str], have: set[str], *, matching: bool) -> str:
+    """The columns of an edge table out of Splink's predictions (columns ``have``): ids,
+    weight, probability, per-comparison weights with their term-frequency adjustment,
+    gammas, and the compared names/contacts when ``matching``."""
     select = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
     for name in names:
         tf = f"mw_tf_adj_{name}"
@@ -407,11 +432,7 @@ def predict_edges(
     for col in ("first_name", "last_name", "email", "phone"):
         if matching and f"{col}_l" in have:
             select += [f'"{col}_l"', f'"{col}_r"']
-    edges: pd.DataFrame = rel.select(", ".join(select)).df()
-    pred.drop_table_from_database_and_remove_from_cache()
-    if evidence:
-        edges["evidence"] = edge_evidence(edges, names)
-    return edges
+    return ", ".join(select)
 
 
 def edge_evidence(edges: pd.DataFrame, names: list[str]) -> list[dict[str, float]]:
