@@ -20,6 +20,7 @@ records already stored.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import threading
@@ -149,6 +150,67 @@ def new_record(n: int, stored: int, rng: random.Random) -> tuple[Event, str, int
     return ev, label, i
 
 
+#: records per scoring pass measured by ``scorer_costs``; 1 shows the fixed cost of a pass
+SCORER_BATCHES = (1, 100, 1000)
+
+
+def scorer_costs(engine: Engine, stored: int, *, repeats: int = 5) -> dict[str, Any]:
+    """Median milliseconds of one model-scoring pass over ``n`` new records (only the model
+    can link them: known people with a new personal email), for each ``n`` in
+    SCORER_BATCHES, with the warm scorer (one DuckDB, compiled SQL cached) and with a Splink
+    Linker built per pass (the cold path). The records are written in a transaction that is
+    rolled back: nothing stays behind. ``fixed_ms`` = the 1-record pass."""
+    from sqlalchemy.orm import Session
+
+    from identity.streaming import SplinkScorer
+
+    rng = random.Random(11)
+    serial = 10_000_000  # record keys lead:<serial>, away from the stream's
+    out: dict[str, Any] = {}
+    for mode, warm in (("warm", True), ("cold", False)):
+        scorer = SplinkScorer(warm=warm)
+        per: dict[str, float] = {}
+        for n in SCORER_BATCHES:
+            times: list[float] = []
+            with Session(engine) as session:
+                events: list[Event] = []
+                while len(events) < n * (repeats + 1):
+                    serial += 1
+                    ev, label, _ = new_record(serial, stored, rng)
+                    if label == "probabilistic":
+                        events.append(ev)
+                persist_events(session, events)
+                session.flush()
+                keys = [str(e.record_key) for e in events]
+                ids = _record_ids(session, keys)
+                for r in range(repeats + 1):  # the first pass warms up (compiles, caches)
+                    chunk = ids[r * n : (r + 1) * n]
+                    t0 = time.perf_counter()
+                    scorer(session, chunk)
+                    if r:
+                        times.append((time.perf_counter() - t0) * 1000)
+                session.rollback()
+            per[str(n)] = round(statistics.median(times), 1)
+        out[mode] = {"ms_per_pass_by_records": per, "fixed_ms": per[str(SCORER_BATCHES[0])]}
+    cold, warm_ = out["cold"]["fixed_ms"], out["warm"]["fixed_ms"]
+    out["fixed_cost_ratio_cold_to_warm"] = round(cold / warm_, 2) if warm_ else None
+    return out
+
+
+def _record_ids(session: Any, record_keys: list[str]) -> list[int]:
+    from sqlalchemy import select
+
+    from kindred.models import SourceRecord
+
+    rows = session.execute(
+        select(SourceRecord.record_key, SourceRecord.id).where(
+            SourceRecord.record_key.in_(record_keys)
+        )
+    ).all()
+    by_key = dict(rows)
+    return [int(by_key[k]) for k in record_keys if k in by_key]
+
+
 def run(
     *,
     stored: int = 100_000,
@@ -178,6 +240,9 @@ def run(
         with unit_of_work(engine) as session:
             trained = train(session)
         train_s = time.perf_counter() - t0
+
+        console.print("measuring the scorer's cost per pass (warm vs a Linker per pass)...")
+        scorer_cost = scorer_costs(engine, stored)
 
         config = IdentityConfig(batch_size=2000, idle_sleep=0.02, two_stage=two_stage)
         # one worker in a thread of this process (as before); several in processes of their
@@ -247,6 +312,7 @@ def run(
             "train_s": round(train_s, 1),
             "model": trained["version"],
         },
+        "scorer_ms_per_pass": scorer_cost,
         "offered_rate_per_s": rate,
         "achieved_rate_per_s": round(len(committed) / seconds, 1),
         "records": len(committed),
@@ -268,6 +334,90 @@ def run(
             "stream_vs_batch_pairwise_f1": 0.99,
         },
     }
+
+
+def drain(
+    *, stored: int = 20_000, backlog: int = 20_000, workers: tuple[int, ...] = (1, 2)
+) -> dict[str, Any]:
+    """Throughput of N identity workers: ``backlog`` new records (the stream's mix) committed
+    at once onto ``stored`` resolved people, then the time until none is dirty, for each N
+    in ``workers`` (each round its own backlog, workers started and warm before it lands)."""
+    with bench_environment() as env:
+        engine = make_engine(env.database_url)
+        console.print(f"storing {stored} people ({2 * stored} records), resolving, training...")
+        for first in range(0, stored, 2500):
+            events = [e for i in range(first, min(stored, first + 2500)) for e in stored_events(i)]
+            with unit_of_work(engine) as session:
+                persist_events(session, events)
+        while True:
+            with unit_of_work(engine) as session:
+                if resolve_step(session, limit=10_000).records == 0:
+                    break
+        with unit_of_work(engine) as session:
+            train(session)
+        plain = env.database_url.replace("postgresql+psycopg://", "postgresql://")
+        rng = random.Random(9)
+        serial = 0
+        rounds: list[dict[str, Any]] = []
+        config = IdentityConfig(batch_size=2000, idle_sleep=0.02)
+        with psycopg.connect(plain, autocommit=True) as conn:
+            for count in workers:
+                procs = start_workers(env.database_url, config, count)
+                # warm: a probe record per worker, resolved, shows they run with the model
+                probes = []
+                for _ in range(count):
+                    serial += 1
+                    probes.append(new_record(serial, stored, rng)[0])
+                with unit_of_work(engine) as session:
+                    persist_events(session, probes)
+                _wait_clean(conn, deadline=time.perf_counter() + 120)
+                time.sleep(2)
+                events = []
+                for _ in range(backlog):
+                    serial += 1
+                    events.append(new_record(serial, stored, rng)[0])
+                console.print(f"{count} worker(s): committing {backlog} records at once...")
+                with unit_of_work(engine) as session:
+                    for first in range(0, len(events), 5000):
+                        persist_events(session, events[first : first + 5000])
+                t0 = time.perf_counter()
+                done = _wait_clean(conn, deadline=t0 + 900)
+                took = time.perf_counter() - t0
+                stop_workers(procs)
+                rounds.append(
+                    {
+                        "identity_workers": count,
+                        "backlog": backlog,
+                        "drained": done,
+                        "seconds": round(took, 2),
+                        "records_per_s": round(backlog / took, 1),
+                    }
+                )
+                console.print(f"  {rounds[-1]}")
+        engine.dispose()
+    base = rounds[0]["records_per_s"]
+    return {
+        "benchmark": "identity-drain",
+        "stored_records": 2 * stored,
+        "cores": os.cpu_count(),
+        "rounds": rounds,
+        "speedup_vs_first": {
+            str(r["identity_workers"]): round(r["records_per_s"] / base, 2) for r in rounds
+        },
+        "targets": {"two_workers_speedup": 1.5},
+    }
+
+
+def _wait_clean(conn: psycopg.Connection[Any], *, deadline: float) -> bool:
+    """Wait until no live record is dirty; False if ``deadline`` passed first."""
+    while time.perf_counter() < deadline:
+        (dirty,) = conn.execute(
+            "SELECT count(*) FROM source_records WHERE dirty AND NOT deleted"
+        ).fetchone() or (0,)
+        if dirty == 0:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _poll(

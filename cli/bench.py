@@ -165,6 +165,29 @@ def identity_stream(
     typer.echo(json.dumps(doc, indent=2))
 
 
+@app.command("identity-drain")
+def identity_drain(
+    stored: int = typer.Option(20_000, "--stored", help="people stored first (2 records each)"),
+    backlog: int = typer.Option(20_000, "--backlog", help="new records committed at once"),
+    identity_workers: str = typer.Option(
+        "1,2", "--identity-workers", help="comma-separated worker counts, one round each"
+    ),
+) -> None:
+    """Identity throughput: time for N workers to resolve a backlog (records/s per N)."""
+    from bench.identity_stream import drain
+
+    try:
+        counts = tuple(int(x) for x in identity_workers.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{identity_workers!r}: give worker counts like 1,2,4", param_hint="--identity-workers"
+        ) from None
+    if not counts or min(counts) < 1 or max(counts) > 32:
+        raise typer.BadParameter("worker counts must be 1..32", param_hint="--identity-workers")
+    doc = drain(stored=stored, backlog=backlog, workers=counts)
+    typer.echo(json.dumps(doc, indent=2))
+
+
 @app.command("identity-batch")
 def identity_batch(
     people: int = typer.Option(50_000, "--people", help="people stored (about 2.2 records each)"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from splink import DuckDBAPI
 from sqlalchemy.orm import Session
 
 from identity import scoring_repository as repo
@@ -29,7 +30,13 @@ from identity.explain import profile_conflict
 from identity.graph import ResolveResult, splink_evidence
 from identity.merge import absorb_profile, lock_resolver, surviving_profile_id
 from identity.normalize import email_domain, is_free_mail_domain
-from identity.splink_model import predict_edges
+from identity.splink_model import (
+    comparison_names,
+    edge_evidence,
+    edge_select,
+    predict_edges,
+    scoring_frame,
+)
 from kindred.db import unit_of_work
 
 CANDIDATE_LIMIT = 50  # per blocking key value: huge blocks are generic, not evidence
@@ -61,6 +68,85 @@ def _blank_free_mail(frame: pd.DataFrame, *, new: set[str]) -> pd.DataFrame:
     return frame
 
 
+EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", "evidence"]
+
+
+def blocking_condition(settings_json: dict[str, Any]) -> str:
+    """The model's prediction blocking rules as one join condition on ``l`` and ``r``."""
+    rules = [
+        str(b["blocking_rule"]) for b in settings_json["blocking_rules_to_generate_predictions"]
+    ]
+    return " OR ".join(f"({r})" for r in rules) if rules else "1=0"
+
+
+class WarmScorer:
+    """Scores new records against candidate records with a trained model, keeping what does
+    not change between passes: one in-process DuckDB connection and the model's compiled SQL
+    (Splink's real-time ``compare_records``, cached per model version and column set). No
+    Linker is built per pass, and only new x candidate pairs are compared (a Linker over
+    their union also scores the candidates against each other, only for those pairs to be
+    thrown away). One per worker: a DuckDB connection is not shared between threads."""
+
+    def __init__(self) -> None:
+        self._db_api: DuckDBAPI | None = None
+        self.passes = 0
+
+    def score(
+        self,
+        new: pd.DataFrame,
+        candidates: pd.DataFrame,
+        settings_json: dict[str, Any],
+        *,
+        version: str,
+        threshold: float,
+    ) -> pd.DataFrame:
+        """Edges ``unique_id_l`` (a new record) - ``unique_id_r`` (a candidate) at or above
+        ``threshold``, with the columns and ``evidence`` of ``predict_edges``."""
+        from splink.internals.realtime import compare_records
+
+        if new.empty or candidates.empty:
+            return pd.DataFrame(columns=EDGE_COLUMNS)
+        both = scoring_frame(pd.concat([new, candidates], ignore_index=True), settings_json)
+        left = both.iloc[: len(new)].reset_index(drop=True)
+        right = both.iloc[len(new) :].reset_index(drop=True)
+        if self._db_api is None:
+            self._db_api = DuckDBAPI()
+        db_api = self._db_api
+        settings = {**settings_json, "retain_matching_columns": False}
+        pred = compare_records(
+            left,
+            right,
+            settings,
+            db_api,
+            sql_cache_key=f"kindred:{version}:{','.join(both.columns)}",
+            join_condition=blocking_condition(settings_json),
+        )
+        names = comparison_names(settings_json)
+        try:
+            rel = pred.as_duckdbpyrelation()
+            edges: pd.DataFrame = (
+                rel.filter(f"match_probability >= {float(threshold)!r}")
+                .select(edge_select(names, set(rel.columns), matching=False))
+                .df()
+            )
+        finally:
+            _drop_tables(db_api)
+        self.passes += 1
+        edges["evidence"] = edge_evidence(edges, names) if len(edges) else []
+        return edges
+
+
+def _drop_tables(db_api: DuckDBAPI) -> None:
+    """``compare_records`` registers both sides and its result under fresh names each call:
+    drop every Splink table of this (private) DuckDB after a pass (a worker runs for days)."""
+    con = db_api._con
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '__splink__%'"
+    ).fetchall()
+    for (name,) in rows:
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
 @dataclass
 class SplinkScorer:
     """Callable handed to ``resolve_dirty``; caches the active model between passes."""
@@ -71,6 +157,9 @@ class SplinkScorer:
     _threshold: float = 0.9
     _checked: float = 0.0
     stats: dict[str, float] = field(default_factory=dict)
+    #: False: a Linker over new + candidates per pass (the cold path, kept for comparison)
+    warm: bool = True
+    _warm: WarmScorer = field(default_factory=WarmScorer)
 
     def _model(self, session: Session) -> dict[str, Any] | None:
         if time.monotonic() - self._checked > 30 or self._settings is None:
@@ -98,12 +187,22 @@ class SplinkScorer:
         frame = load_frame(session, record_ids=sorted(set(record_ids) | set(candidates)))
         if len(frame) < 2:
             return []
-        frame = _blank_free_mail(frame, new={str(r) for r in record_ids})
-        threshold = self.threshold if self.threshold is not None else self._threshold
-        edges = predict_edges(
-            frame, settings, threshold=threshold, evidence=True, matching=False, validate=False
-        )
         new = {str(r) for r in record_ids}
+        frame = _blank_free_mail(frame, new=new)
+        threshold = self.threshold if self.threshold is not None else self._threshold
+        if self.warm:
+            is_new = frame["unique_id"].astype(str).isin(new)
+            edges = self._warm.score(
+                frame[is_new],
+                frame[~is_new],
+                settings,
+                version=str(self._version),
+                threshold=threshold,
+            )
+        else:
+            edges = predict_edges(
+                frame, settings, threshold=threshold, evidence=True, matching=False, validate=False
+            )
         out: list[dict[str, Any]] = []
         for row in edges.itertuples(index=False):
             left, right = str(row.unique_id_l), str(row.unique_id_r)

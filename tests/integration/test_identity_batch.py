@@ -212,6 +212,58 @@ class TestStreamingProbabilistic:
         assert link.rule == "splink"
         assert link.evidence["shared"][0]["comparisons"]
 
+    def test_the_warm_scorer_gives_the_cold_scorers_edges(self, engine: Engine) -> None:
+        """The warm path (one DuckDB, cached SQL, new x candidate pairs only) scores exactly
+        what a Linker per pass scores, pass after pass, and leaves no table behind."""
+        from identity.streaming import SplinkScorer
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        people = [
+            ("Annabel", "Kowalski", "akowalski@outlook.com", "Portland"),
+            ("Anabel", "Kowalsky", "a.kowalski@gmail.com", "Portland"),
+            ("Bob", "Stone", "bob.stone@example.org", "Austin"),
+        ]
+        events = [
+            parse_event(
+                {
+                    "messageId": f"warm-{i}",
+                    "source": "fb",
+                    "channel": "ads",
+                    "type": "identify",
+                    "recordKey": f"lead:fb:warm{i}",
+                    "traits": {"first_name": f, "last_name": ln, "email": e, "city": c},
+                }
+            )
+            for i, (f, ln, e, c) in enumerate(people)
+        ]
+        with unit_of_work(engine) as session:
+            persist_events(session, events)
+        with Session(engine) as session:
+            ids = list(
+                session.execute(
+                    select(SourceRecord.id).where(SourceRecord.record_key.like("lead:fb:warm%"))
+                ).scalars()
+            )
+            warm, cold = SplinkScorer(threshold=0.01), SplinkScorer(threshold=0.01, warm=False)
+            expected = cold(session, ids)
+            assert expected, "the cold scorer found no edge: the test data is too thin"
+            for _ in range(3):  # the second and third passes run the cached SQL
+                got = warm(session, ids)
+                key = lambda e: (e["record_id"], e["candidate_id"])  # noqa: E731
+                assert sorted(map(key, got)) == sorted(map(key, expected))
+                by_pair = {key(e): e for e in expected}
+                for edge in got:
+                    want = by_pair[key(edge)]
+                    assert abs(edge["match_probability"] - want["match_probability"]) < 1e-9
+                    assert edge["comparisons"] == want["comparisons"]
+            con = warm._warm._db_api._con  # type: ignore[union-attr]
+            left = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__splink__%'"
+            ).fetchone()
+            assert left == (0,), left
+
 
 class TestModelCharts:
     def test_the_trained_model_and_its_charts_are_served(
