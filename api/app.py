@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from api import (
     accounts,
     collector,
+    dashboard,
     errors,
     health,
     http,
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(identity_admin.router)
     app.include_router(segments.router)
+    app.include_router(dashboard.router)
     app.include_router(tracking.router, **from_browsers)
     # outermost of the app's own middleware: preflights never reach the routes
     app.add_middleware(http.BrowserHeaders, cors_origins=settings.cors_origins)
