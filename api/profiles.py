@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from sqlalchemy.orm import Session
@@ -148,6 +148,9 @@ def read_journey(
     ),
     since: datetime | None = Query(None, description="touchpoints at or after this time"),
     until: datetime | None = Query(None, description="touchpoints before this time"),
+    order: Literal["asc", "desc"] = Query(
+        "asc", description="asc: oldest first; desc: newest first (the cursor follows it)"
+    ),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> JourneyFullOut:
@@ -160,6 +163,7 @@ def read_journey(
         stage=stage,
         since=since,
         until=until,
+        order=order,
     )
 
 

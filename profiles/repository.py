@@ -21,6 +21,7 @@ from kindred.models import (
     AccountComputed,
     AccountKey,
     AccountLink,
+    Identifier,
     Profile,
     ProfilesCursor,
     RecordLink,
@@ -248,6 +249,22 @@ def keys_of_account(session: Session, *, account_id: uuid.UUID, keys: Sequence[s
     )
 
 
+def identifiers_first_observed(
+    session: Session, *, profile_id: uuid.UUID
+) -> dict[tuple[str, str], datetime]:
+    """Per identifier (type, value) of the profile's records: the earliest time it was
+    observed in the data — the ``first_seen`` of the records carrying it (the time of their
+    earliest event or row, not when Kindred ingested it)."""
+    rows = session.execute(
+        select(Identifier.type, Identifier.value, func.min(SourceRecord.first_seen))
+        .join(SourceRecord, SourceRecord.id == Identifier.record_id)
+        .join(RecordLink, RecordLink.record_id == Identifier.record_id)
+        .where(RecordLink.profile_id == profile_id)
+        .group_by(Identifier.type, Identifier.value)
+    ).all()
+    return {(kind, value): at for kind, value, at in rows if at is not None}
+
+
 def _touchpoints_of(profile_id: uuid.UUID) -> Any:
     return (
         select(Touchpoint)
@@ -285,8 +302,10 @@ def touchpoints_after(
     channel: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    newest_first: bool = False,
 ) -> list[Touchpoint]:
-    """The next ``limit`` touchpoints after the keyset position ``after`` (time, id)."""
+    """The next ``limit`` touchpoints after the keyset position ``after`` (time, id), in time
+    order or (``newest_first``) the reverse."""
     query = _touchpoints_of(profile_id)
     if channel:
         query = query.where(Touchpoint.channel == channel)
@@ -296,17 +315,26 @@ def touchpoints_after(
         query = query.where(Touchpoint.occurred_at < until)
     if after is not None:
         at, tid = after
-        query = query.where(
-            or_(
-                Touchpoint.occurred_at > at,
-                and_(Touchpoint.occurred_at == at, Touchpoint.id > tid),
+        if newest_first:
+            query = query.where(
+                or_(
+                    Touchpoint.occurred_at < at,
+                    and_(Touchpoint.occurred_at == at, Touchpoint.id < tid),
+                )
             )
-        )
-    return list(
-        session.execute(
-            query.order_by(Touchpoint.occurred_at, Touchpoint.id).limit(limit)
-        ).scalars()
+        else:
+            query = query.where(
+                or_(
+                    Touchpoint.occurred_at > at,
+                    and_(Touchpoint.occurred_at == at, Touchpoint.id > tid),
+                )
+            )
+    order = (
+        (Touchpoint.occurred_at.desc(), Touchpoint.id.desc())
+        if newest_first
+        else (Touchpoint.occurred_at, Touchpoint.id)
     )
+    return list(session.execute(query.order_by(*order).limit(limit)).scalars())
 
 
 # --------------------------------------------------------------------------- distribution

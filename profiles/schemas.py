@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # --------------------------------------------------------------------------- profiles
 
@@ -43,7 +43,12 @@ class IdentityOut(BaseModel):
     type: str
     value: str
     linking: bool
-    first_seen: datetime
+    first_seen: datetime = Field(description="when Kindred first stored the identifier")
+    first_observed: datetime | None = Field(
+        None,
+        description="when the identifier was first observed in the data: the earliest event "
+        "or row time of the records carrying it",
+    )
     sources: list[dict[str, Any]]
 
 

@@ -140,9 +140,12 @@ def get_identities(session: Session, *, profile_id: uuid.UUID) -> IdentitiesOut:
     live_id = surviving_profile_id(session, profile_id)
     if live_id is None:
         raise NotFound(f"no profile {profile_id}")
-    return IdentitiesOut.model_validate(
-        {"profile_id": live_id, "identities": identities_of(session, live_id)}
-    )
+    observed = repo.identifiers_first_observed(session, profile_id=live_id)
+    identities = [
+        {**item, "first_observed": observed.get((item["type"], item["value"]))}
+        for item in identities_of(session, live_id)
+    ]
+    return IdentitiesOut.model_validate({"profile_id": live_id, "identities": identities})
 
 
 # --------------------------------------------------------------------------- journey
@@ -208,14 +211,18 @@ def get_journey(
     stage: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    order: str = "asc",
 ) -> JourneyPage:
-    """Touchpoints of every record of the profile, oldest first, keyset-paginated, each with
-    its journey stage and first/last-touch marks; filters by channel, stage and time."""
+    """Touchpoints of every record of the profile, oldest first (``order="desc"``: newest
+    first), keyset-paginated in that order, each with its journey stage and first/last-touch
+    marks; filters by channel, stage and time."""
     live_id = surviving_profile_id(session, profile_id)
     if live_id is None:
         raise NotFound(f"no profile {profile_id}")
     if stage is not None and stage not in STAGES:
         raise BadRequest(f"stage must be one of {list(STAGES)}")
+    if order not in ("asc", "desc"):
+        raise BadRequest("order must be asc (oldest first) or desc (newest first)")
     config = load_config(session)
     attribution = _attribution(session, live_id, config)
     first_id = (attribution["first_touch"] or {}).get("id")
@@ -233,6 +240,7 @@ def get_journey(
             channel=channel,
             since=since,
             until=until,
+            newest_first=order == "desc",
         )
         for t in rows:
             t_stage = _stage_for(config, t)
