@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,9 +33,9 @@ from kindred.migrate import upgrade
 from kindred.settings import Settings
 
 TARGETS = {
-    "events_per_s": 10_000,
-    "ratio_to_plain_kafka": 0.3,
-    "event_to_profile_p95_s": 2.0,
+    "events_per_s": 5_000,
+    "ratio_to_plain_kafka": 0.5,
+    "event_to_profile_p95_s": 0.5,
 }
 
 
@@ -98,11 +98,31 @@ def _count_events(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _pct(values: list[float], q: float) -> float:
+def _pct(values: list[float], q: float) -> float | None:
+    """The q-quantile (nearest rank), None when there is no value (JSON has no NaN)."""
     if not values:
-        return float("nan")
+        return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def wait_settled(url: str, *, timeout: float = 600) -> float:
+    """Seconds until identity has no dirty record left (the backlog has settled)."""
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    start = time.perf_counter()
+    with psycopg.connect(plain, autocommit=True) as conn:
+        while time.perf_counter() - start < timeout:
+            (dirty,) = conn.execute(
+                "SELECT count(*) FROM source_records WHERE dirty AND NOT deleted"
+            ).fetchone() or (0,)
+            if dirty == 0:
+                break
+            time.sleep(0.1)
+    return round(time.perf_counter() - start, 2)
 
 
 def throughput_phase(
@@ -196,8 +216,8 @@ def latency_phase(
         "achieved_rate_per_s": round(len(sent) / seconds, 1),
         "events": len(sent),
         "linked": len(found),
-        "p50_s": round(_pct(latencies, 0.5), 3),
-        "p95_s": round(_pct(latencies, 0.95), 3),
+        "p50_s": _round(_pct(latencies, 0.5)),
+        "p95_s": _round(_pct(latencies, 0.95)),
         "max_s": round(max(latencies), 3) if latencies else None,
         "mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
     }
@@ -246,18 +266,48 @@ def plain_kafka_phase(settings: Settings, payloads: list[bytes]) -> dict[str, An
 
 
 def run(
-    events: int = 50_000, *, latency_seconds: float = 10.0, ingest_workers: int = 1
+    events: int = 50_000,
+    *,
+    latency_seconds: float = 10.0,
+    ingest_workers: int | Sequence[int] = 1,
 ) -> dict[str, Any]:
+    """One round per ingest worker count (each on fresh infrastructure): throughput, then
+    event -> profile latency twice: at once (identity still working through the throughput
+    phase's backlog) and after the backlog has settled; bare kafka-python on the same
+    payloads in the same run is the ceiling."""
     from samples.demo.world import segment_events_for_bench
 
+    counts = [ingest_workers] if isinstance(ingest_workers, int) else list(ingest_workers)
     batches = segment_events_for_bench(events, batch_size=100)
     total = sum(len(b["batch"]) for b in batches)
+    rounds = [_round_of(batches, total, count, latency_seconds) for count in counts]
+    first = rounds[0]
+    return {
+        "benchmark": "ingest",
+        "machine": {"cpus": os.cpu_count()},
+        "ingest_workers": counts,
+        "rounds": rounds,
+        "speedup_vs_first": {
+            str(r["ingest_workers"]): round(
+                r["throughput"]["events_per_s"] / first["throughput"]["events_per_s"], 2
+            )
+            for r in rounds
+        },
+        "targets": TARGETS,
+    }
+
+
+def _round_of(
+    batches: list[dict[str, Any]], total: int, ingest_workers: int, latency_seconds: float
+) -> dict[str, Any]:
     with bench_environment() as env:
         workers = ["ingest"] * ingest_workers + ["identity"]
         with running_pipeline(env.settings, workers) as base:
-            time.sleep(4)  # the ingest worker joins its consumer group
+            time.sleep(4)  # the ingest workers join their consumer group
             tp = throughput_phase(env, base, batches, total)
-            lat = latency_phase(env, base, seconds=latency_seconds)
+            under_backlog = latency_phase(env, base, seconds=latency_seconds)
+            settle_s = wait_settled(env.database_url)
+            settled = latency_phase(env, base, seconds=latency_seconds)
         payloads = []
         for b in batches:
             for m in b["batch"]:
@@ -265,18 +315,23 @@ def run(
                 payloads.append(json.dumps(m).encode())
         plain = plain_kafka_phase(env.settings, payloads)
     ratio = tp["events_per_s"] / plain["events_per_s"] if plain["events_per_s"] else None
+    p95 = settled["p95_s"]
+    p95_backlog = under_backlog["p95_s"]
     return {
-        "benchmark": "ingest",
-        "machine": {"cpus": os.cpu_count()},
         "ingest_workers": ingest_workers,
+        "partitions": env.settings.topic_partitions,
         "throughput": tp,
-        "event_to_profile_latency": lat,
+        "event_to_profile_latency_under_backlog": under_backlog,
+        "seconds_to_settle_backlog": settle_s,
+        "event_to_profile_latency_settled": settled,
         "plain_kafka_python": plain,
         "ratio_to_plain_kafka": round(ratio, 3) if ratio else None,
-        "targets": TARGETS,
         "meets": {
             "events_per_s": tp["events_per_s"] >= TARGETS["events_per_s"],
             "ratio_to_plain_kafka": bool(ratio and ratio >= TARGETS["ratio_to_plain_kafka"]),
-            "event_to_profile_p95_s": lat["p95_s"] <= TARGETS["event_to_profile_p95_s"],
+            "event_to_profile_p95_s_settled": p95 is not None
+            and p95 <= TARGETS["event_to_profile_p95_s"],
+            "event_to_profile_p95_s_under_backlog": p95_backlog is not None
+            and p95_backlog <= TARGETS["event_to_profile_p95_s"],
         },
     }

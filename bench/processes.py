@@ -55,7 +55,7 @@ def spawn(
             out.close()
 
 
-def wait_http(base: str, timeout: float = 30) -> None:
+def wait_http(base: str, timeout: float = 90) -> None:
     """Wait until ``{base}/healthz`` answers 200; RuntimeError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -68,20 +68,36 @@ def identity(
     typer.echo(json.dumps(doc, indent=2))
 
 
+def _worker_counts(raw: str, option: str, *, most: int) -> tuple[int, ...]:
+    """``"1,2,4"`` -> (1, 2, 4); a clear error naming the option otherwise."""
+    try:
+        counts = tuple(int(x) for x in raw.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{raw!r}: give worker counts like 1,2,4", param_hint=option
+        ) from None
+    if not counts or min(counts) < 1 or max(counts) > most:
+        raise typer.BadParameter(f"worker counts must be 1..{most}", param_hint=option)
+    return counts
+
+
 @app.command("ingest")
 def ingest(
     events: int = typer.Option(50_000, "--events", help="events sent through /v1/batch", min=100),
     latency_seconds: float = typer.Option(
         10.0, "--latency-seconds", help="duration of the 1,000 events/s latency run"
     ),
-    ingest_workers: int = typer.Option(
-        1, "--ingest-workers", help="ingest worker processes (one consumer group)", min=1, max=4
+    ingest_workers: str = typer.Option(
+        "1",
+        "--ingest-workers",
+        help="ingest worker processes (one consumer group); comma-separated for rounds: 1,2,4",
     ),
 ) -> None:
     """Collector -> Kafka -> Postgres throughput, event -> profile latency, kafka-python ceiling."""
     from bench.ingest import run
 
-    doc = run(events, latency_seconds=latency_seconds, ingest_workers=ingest_workers)
+    counts = _worker_counts(ingest_workers, "--ingest-workers", most=8)
+    doc = run(events, latency_seconds=latency_seconds, ingest_workers=counts)
     typer.echo(json.dumps(doc, indent=2))
 
 
@@ -176,14 +192,7 @@ def identity_drain(
     """Identity throughput: time for N workers to resolve a backlog (records/s per N)."""
     from bench.identity_stream import drain
 
-    try:
-        counts = tuple(int(x) for x in identity_workers.split(","))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{identity_workers!r}: give worker counts like 1,2,4", param_hint="--identity-workers"
-        ) from None
-    if not counts or min(counts) < 1 or max(counts) > 32:
-        raise typer.BadParameter("worker counts must be 1..32", param_hint="--identity-workers")
+    counts = _worker_counts(identity_workers, "--identity-workers", most=32)
     doc = drain(stored=stored, backlog=backlog, workers=counts)
     typer.echo(json.dumps(doc, indent=2))
 

@@ -140,6 +140,8 @@ class ResolveResult:
     generic: list[dict[str, Any]] = field(default_factory=list)
     #: account records turned into accounts (``identity.accounts.absorb_account_records``)
     accounts: int = 0
+    #: records left dirty for a pass with model scoring (``resolve_dirty(defer_scoring=True)``)
+    deferred: list[int] = field(default_factory=list)
 
     def absorb(self, other: ResolveResult) -> None:
         """Add the outcome of another pass (or part of one) to this one."""
@@ -150,6 +152,7 @@ class ResolveResult:
         self.changed_profiles |= other.changed_profiles
         self.changes.extend(other.changes)
         self.generic.extend(other.generic)
+        self.deferred.extend(other.deferred)
 
 
 # --------------------------------------------------------------------------- union-find

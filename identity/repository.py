@@ -107,10 +107,20 @@ def dirty_records(
     return [DirtyRecord(*row) for row in session.execute(_dirty_selection(limit, record_ids))]
 
 
-def dirty_record_ids(session: Session, *, limit: int = 5000, claim: bool = False) -> list[int]:
-    """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take (``claim``:
-    claimed for this transaction, skipping those other workers hold)."""
-    return [row[0] for row in session.execute(_dirty_selection(limit, None, claim=claim)).all()]
+def dirty_record_ids(
+    session: Session,
+    *,
+    limit: int = 5000,
+    claim: bool = False,
+    record_ids: Sequence[int] | None = None,
+) -> list[int]:
+    """Ids of the next ``limit`` dirty records that ``resolve_dirty`` would take, or of those
+    of ``record_ids`` still dirty (``claim``: claimed for this transaction, skipping those
+    other workers hold)."""
+    if record_ids is not None:
+        limit = len(record_ids)
+    selection = _dirty_selection(limit, record_ids, claim=claim)
+    return [row[0] for row in session.execute(selection).all()]
 
 
 def dirty_backlog(conn: Connection) -> dict[str, Any]:

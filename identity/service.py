@@ -104,6 +104,7 @@ def resolve_step(
     record_ids: Sequence[int] | None = None,
     scorer: Scorer | None = None,
     accounts: bool = True,
+    defer_scoring: bool = False,
 ) -> ResolveResult:
     """The whole identity step: take the dirty account records (ingest's view of group calls)
     into accounts, resolve dirty records (``resolve_dirty``), then choose the account of every
@@ -111,9 +112,12 @@ def resolve_step(
     account records to take resolves no record. The caller commits.
 
     ``accounts=False``: the caller took the account records itself (the identity worker does,
-    in a transaction of its own, so that concurrent workers do not queue on accounts)."""
+    in a transaction of its own, so that concurrent workers do not queue on accounts).
+    ``defer_scoring``: see ``resolve_dirty``."""
     taken = absorb_account_records(session) if accounts else 0
-    result = resolve_dirty(session, limit=limit, scorer=scorer, record_ids=record_ids)
+    result = resolve_dirty(
+        session, limit=limit, scorer=scorer, record_ids=record_ids, defer_scoring=defer_scoring
+    )
     result.accounts = taken
     if result.changed_profiles:
         link_profiles(session, profile_ids=result.changed_profiles)
@@ -126,6 +130,7 @@ def resolve_dirty(
     limit: int = 5000,
     scorer: Scorer | None = None,
     record_ids: Sequence[int] | None = None,
+    defer_scoring: bool = False,
 ) -> ResolveResult:
     """Resolve up to ``limit`` dirty source records. The caller commits.
 
@@ -134,7 +139,12 @@ def resolve_dirty(
 
     ``scorer`` (e.g. ``identity.streaming.SplinkScorer``) scores records that found no
     deterministic link against candidates; each such record may join the one profile of its
-    best edge, under the same guardrails as deterministic links."""
+    best edge, under the same guardrails as deterministic links.
+
+    ``defer_scoring`` (with a ``scorer``): records that would need the model (no shared
+    identifier, not linked yet) are left dirty and listed in ``result.deferred``; the others
+    are resolved without waiting for it. The caller commits, then resolves the deferred ones
+    with the scorer: a deterministic link is never held up by model scoring."""
     share_resolver(session)
     if record_ids is not None:
         limit = len(record_ids)
@@ -157,11 +167,33 @@ def resolve_dirty(
     flagged = flag_generic_identifiers(session, batch_ids)
     result.generic.extend(flagged)
     recheck = profiles_holding(session, flagged)
+    if defer_scoring and scorer is not None:
+        lonely = set(_needing_the_model(session, batch_ids))
+        if lonely and len(lonely) < len(batch_ids):
+            result.deferred = sorted(lonely)
+            result.records -= len(lonely)
+            records = [r for r in records if r.id not in lonely]
+            batch_ids = [r.id for r in records]
+            scorer = None
 
     hood = _locked_neighbourhood(session, batch_ids, recheck=recheck, scorer=scorer)
     _place_components(session, hood, link_batch(hood), result)
     _finish(session, records, recheck=recheck, result=result)
     return result
+
+
+def _needing_the_model(
+    session: Session,
+    batch_ids: list[int],
+    pairs: list[tuple[int, int, str, str, str]] | None = None,
+) -> list[int]:
+    """Records of the batch with no shared linking identifier (``pairs``: the batch's, if
+    read already) that are not linked yet: only model scoring can place them."""
+    if pairs is None:
+        pairs = shared_identifier_pairs(session, batch_ids)
+    paired = {p[0] for p in pairs}
+    already = linked_record_ids(session, batch_ids)
+    return [r for r in batch_ids if r not in paired and r not in already]
 
 
 def _best_edges(session: Session, scorer: Scorer, lonely: list[int]) -> dict[int, dict[str, Any]]:
@@ -220,9 +252,7 @@ def _read_neighbourhood(
     if probable is None:
         probable = {}
         if scorer is not None:
-            paired = {p[0] for p in pairs}
-            already = linked_record_ids(session, batch_ids)
-            lonely = [r for r in batch_ids if r not in paired and r not in already]
+            lonely = _needing_the_model(session, batch_ids, pairs)
             if lonely:
                 probable = _best_edges(session, scorer, lonely)
     neighbour_ids = {p[1] for p in pairs} | {e["candidate_id"] for e in probable.values()}

@@ -111,19 +111,49 @@ class IdentityWorker:
             # worker takes them (it takes ours too: every dirty account record)
             if lock_accounts(session, wait=False):
                 result.accounts = absorb_account_records(session)
+        ids = self._resolve_claimed(result, scorer=scorer, defer=scorer is not None)
+        if ids is None:
+            return result
+        if result.deferred:
+            # the deterministic links are committed; now the records only the model can place
+            deferred, result.deferred = result.deferred, []
+            self._resolve_claimed(result, scorer=scorer, record_ids=deferred)
+        self.resolved += result.records
+        if self.heartbeat is not None:  # back-pressure in /metrics: the pass's duration
+            self.heartbeat.note(
+                last_pass_s=round(time.perf_counter() - started, 4), last_pass_records=len(ids)
+            )
+        if result.changes:
+            self._publish(result)
+        return result
+
+    def _resolve_claimed(
+        self,
+        result: ResolveResult,
+        *,
+        scorer: SplinkScorer | None,
+        defer: bool = False,
+        record_ids: list[int] | None = None,
+    ) -> list[int] | None:
+        """Claim dirty records (the next batch, or those of ``record_ids`` still dirty and
+        not claimed by another worker), resolve them in one transaction, add the outcome to
+        ``result``; the claimed ids, or None when there was nothing to claim. ``defer``:
+        records needing the model are left for a pass of their own (``result.deferred``)."""
         with unit_of_work(self.engine) as session:
             # the locks outside the savepoints: a rollback to one must not release them
             share_resolver(session)
-            ids = dirty_record_ids(session, limit=self.config.batch_size, claim=True)
+            ids = dirty_record_ids(
+                session, limit=self.config.batch_size, claim=True, record_ids=record_ids
+            )
             if not ids:
-                return result
+                return None
             # One savepoint for the whole pass; when it fails on a record's data, bisect to
             # the failing records, resolve the others, count the failures (quarantine).
             outcome = run_isolated(
                 session,
                 ids,
                 lambda chunk: resolve_step(
-                    session, record_ids=chunk, scorer=scorer, accounts=False
+                    session, record_ids=chunk, scorer=scorer, accounts=False, defer_scoring=defer
                 ),
             )
             for part in outcome.results:
@@ -138,14 +168,7 @@ class IdentityWorker:
                 )
             if has_pending_failures(session, kind=KIND_RECORD):
                 clear_failures(session, kind=KIND_RECORD, refs=[str(r) for r in outcome.done])
-        self.resolved += result.records
-        if self.heartbeat is not None:  # back-pressure in /metrics: the pass's duration
-            self.heartbeat.note(
-                last_pass_s=round(time.perf_counter() - started, 4), last_pass_records=len(ids)
-            )
-        if result.changes:
-            self._publish(result)
-        return result
+        return ids
 
     def refine_once(self) -> RefineResult:
         """Stage two: score the records stage one left alone; merge the confident ones."""

@@ -212,6 +212,63 @@ class TestStreamingProbabilistic:
         assert link.rule == "splink"
         assert link.evidence["shared"][0]["comparisons"]
 
+    def test_deterministic_links_do_not_wait_for_the_model(self, engine: Engine) -> None:
+        """With ``defer_scoring`` the records only the model can place stay dirty for a pass
+        of their own; the others are resolved at once. The identity worker runs both."""
+        from identity.streaming import SplinkScorer
+        from identity.worker import IdentityConfig, IdentityWorker
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        ann = _profile(engine, "user:u-ann")
+        lead = {
+            "first_name": "Annabel",
+            "last_name": "Kowalski",
+            "email": "akowalski@outlook.com",
+            "company": "Northwind",
+            "city": "Portland",
+        }
+        ann_email = "Annabel@Northwind.io"  # u-ann's address: a deterministic link
+        events = [
+            parse_event(
+                {
+                    "messageId": m,
+                    "source": "fb",
+                    "channel": "ads",
+                    "type": "identify",
+                    "recordKey": key,
+                    "traits": traits,
+                }
+            )
+            for m, key, traits in (
+                ("det-1", "lead:fb:det", {"email": ann_email, "first_name": "Ann"}),
+                ("mod-1", "lead:fb:mod", lead),
+            )
+        ]
+        with unit_of_work(engine) as session:
+            persist_events(session, events)
+        with unit_of_work(engine) as session:
+            first = resolve_dirty(session, scorer=SplinkScorer(), defer_scoring=True)
+        assert first.records == 1 and len(first.deferred) == 1
+        assert _profile(engine, "lead:fb:det") == ann
+        with Session(engine) as session:
+            dirty = session.execute(
+                select(SourceRecord.record_key).where(SourceRecord.dirty)
+            ).scalars()
+            assert list(dirty) == ["lead:fb:mod"]
+        # the worker: both passes in one run_once
+        with unit_of_work(engine) as session:
+            session.execute(
+                SourceRecord.__table__.update()
+                .where(SourceRecord.record_key == "lead:fb:mod")
+                .values(dirty=True)
+            )
+        worker = IdentityWorker(IdentityConfig(), engine, heartbeat=False)
+        out = worker.run_once()
+        assert out.records == 1 and not out.deferred
+        assert _profile(engine, "lead:fb:mod") == ann
+
     def test_the_warm_scorer_gives_the_cold_scorers_edges(self, engine: Engine) -> None:
         """The warm path (one DuckDB, cached SQL, new x candidate pairs only) scores exactly
         what a Linker per pass scores, pass after pass, and leaves no table behind."""
