@@ -24,6 +24,8 @@ from profiles.segments import (
     get_segment,
     list_segments,
     members_page,
+    recent_changes,
+    size_history,
 )
 
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=ERROR_RESPONSES)
@@ -120,6 +122,9 @@ def members(
         None, description="email | sms | ads: only members who consent to this channel"
     ),
     format: str | None = Query(None, description="csv | ndjson (instead of the Accept header)"),
+    q: str | None = Query(
+        None, max_length=200, description="JSON pages only: name or email contains (any case)"
+    ),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> Any:
@@ -133,6 +138,7 @@ def members(
             cursor=cursor,
             fields=fields,
             channel=channel,
+            q=q,
         )
     # the stream outlives the request's session: it reads in a session of its own, in one
     # snapshot (COPY), validated before the first byte is sent
@@ -171,3 +177,30 @@ def changes(
     _: Principal = Depends(require("read")),
 ) -> SegmentChangesOut:
     return changes_since(session, segment_id=segment_id, since=since, limit=limit)
+
+
+@router.get(
+    "/{segment_id}/recent-changes",
+    summary="Entries and exits newest first, each naming its member (paged by `before`)",
+)
+def recent(
+    segment_id: uuid.UUID,
+    before: str | None = Query(None, description="`next_before` of the previous page"),
+    limit: int = Query(50, ge=1, le=500),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> dict[str, Any]:
+    return recent_changes(session, segment_id=segment_id, before=before, limit=limit)
+
+
+@router.get(
+    "/{segment_id}/history",
+    summary="Size over time, replayed from the change log (one point per bucket with changes)",
+)
+def history(
+    segment_id: uuid.UUID,
+    bucket: str = Query("auto", description="auto | minute | hour | day | week"),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(require("read")),
+) -> dict[str, Any]:
+    return size_history(session, segment_id=segment_id, bucket=bucket)

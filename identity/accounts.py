@@ -21,10 +21,13 @@ Accounts arrive from `group` calls and CRM company rows: ingest records what eac
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence, Set
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -49,10 +52,11 @@ from identity.graph import UnionFind
 from identity.merge import lock_accounts
 from identity.normalize import email_domain, is_free_mail_domain, normalise_company, normalise_email
 from kindred.db import in_ids
-from kindred.errors import NotFound
+from kindred.errors import BadRequest, NotFound
 from kindred.identifiers import domain_of_url
 from kindred.models import Account, AccountKey, Profile, RecordLink, SourceRecord
 from kindred.models.identity import AccountLink
+from kindred.models.profiles import AccountComputed
 
 RULE_CONFIDENCE = {"association": 1.0, "email_domain": 0.9, "new_domain": 0.8, "company_name": 0.7}
 
@@ -438,3 +442,210 @@ def account_profiles(
         "items": items,
         "next_after": str(items[-1]["profile_id"]) if len(rows) > limit else None,
     }
+
+
+# ------------------------------------------------------------------ reads for the console
+
+
+def _rollup(session: Session, account_id: uuid.UUID) -> tuple[dict[str, Any] | None, Any]:
+    row = session.execute(
+        select(AccountComputed.computed, AccountComputed.computed_at).where(
+            AccountComputed.account_id == account_id
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def account_with_rollup(session: Session, *, account_id: uuid.UUID) -> dict[str, Any]:
+    """``get_account`` with its rollup (account score, revenue share, key-account flag,
+    engaged contacts and their reasons; None before the first rollup) and when it ran."""
+    account = get_account(session, account_id=account_id)
+    rollup, at = _rollup(session, account["id"])
+    return {**account, "rollup": rollup, "rollup_computed_at": at}
+
+
+def _encode_cursor(parts: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(parts, list) or len(parts) != arity:
+            raise ValueError(cursor)
+        return parts
+    except (ValueError, TypeError) as err:
+        raise BadRequest("cursor is not one this API issued; start again without it") from err
+
+
+_LIST_ACCOUNTS = """
+SELECT a.id, a.name, a.domain, a.traits, ac.computed, ac.computed_at,
+       COALESCE(kindred_num(ac.computed -> 'account_score'), -1) AS score
+FROM accounts a LEFT JOIN account_computed ac ON ac.account_id = a.id
+WHERE a.merged_into IS NULL {after}
+ORDER BY score DESC, a.id
+LIMIT %(limit)s
+"""
+
+
+def list_accounts(
+    session: Session, *, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    """Live accounts, best account score first (unscored last), keyset-paginated by
+    (score, id): accounts rescored meanwhile may move, none is ever shown twice in a page."""
+    params: dict[str, Any] = {"limit": limit + 1}
+    after = ""
+    if cursor:
+        score, last = _decode_cursor(cursor, 2)
+        try:
+            params["score"], params["last"] = float(score), uuid.UUID(str(last))
+        except (ValueError, TypeError) as err:
+            raise BadRequest("cursor is not one this API issued; start again without it") from err
+        after = (
+            "AND (COALESCE(kindred_num(ac.computed -> 'account_score'), -1) < %(score)s "
+            "OR (COALESCE(kindred_num(ac.computed -> 'account_score'), -1) = %(score)s "
+            "AND a.id > %(last)s))"
+        )
+    sql = _LIST_ACCOUNTS.format(after=after)
+    rows = list(session.connection().exec_driver_sql(sql, params).tuples())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    total = session.execute(
+        select(func.count()).select_from(Account).where(Account.merged_into.is_(None))
+    ).scalar_one()
+    items = []
+    for acc_id, name, domain, traits, computed, computed_at, _score in rows:
+        t, c = traits or {}, computed or {}
+        items.append(
+            {
+                "id": acc_id,
+                "name": name or t.get("name"),
+                "domain": domain or t.get("domain"),
+                "industry": t.get("industry"),
+                "country": t.get("country"),
+                "employees": t.get("employees") or t.get("size"),
+                "contacts": c.get("contacts"),
+                "engaged_contacts": c.get("engaged_contacts"),
+                "account_score": c.get("account_score"),
+                "revenue": c.get("revenue"),
+                "revenue_share": c.get("revenue_share"),
+                "key_account": c.get("key_account"),
+                "rollup_computed_at": computed_at,
+            }
+        )
+    next_cursor = None
+    if more and rows:
+        next_cursor = _encode_cursor([float(rows[-1][6]), str(rows[-1][0])])
+    return {"total": int(total), "items": items, "next_cursor": next_cursor}
+
+
+def _is_decision_maker(title: Any, words: Collection[str]) -> bool:
+    return isinstance(title, str) and any(w in title.lower() for w in words)
+
+
+def account_contacts(
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    decision_titles: Collection[str],
+    limit: int = 100,
+    after: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """``account_profiles`` with each person's role (job title, decision maker: a title with
+    one of ``decision_titles``) and engagement (lead score, temperature, lifecycle, last
+    seen), by profile id."""
+    page = account_profiles(session, account_id=account_id, limit=limit, after=after)
+    ids = [item["profile_id"] for item in page["items"]]
+    computed: dict[uuid.UUID, dict[str, Any]] = {}
+    names: dict[uuid.UUID, Any] = {}
+    last_seen: dict[uuid.UUID, Any] = {}
+    if ids:
+        for pid, comp, traits in session.execute(
+            select(Profile.id, Profile.computed, Profile.traits).where(
+                in_ids(Profile.id, ids, uuid=True)
+            )
+        ):
+            computed[pid] = comp or {}
+            names[pid] = (traits or {}).get("name")
+        for pid, seen in session.execute(
+            select(RecordLink.profile_id, func.max(SourceRecord.last_seen))
+            .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+            .where(in_ids(RecordLink.profile_id, ids, uuid=True), SourceRecord.deleted.is_(False))
+            .group_by(RecordLink.profile_id)
+        ):
+            last_seen[pid] = seen
+    for item in page["items"]:
+        pid = item["profile_id"]
+        comp = computed.get(pid, {})
+        lead = comp.get("lead_score") or {}
+        item["name"] = names.get(pid)
+        item["decision_maker"] = _is_decision_maker(item.get("job_title"), decision_titles)
+        item["lead_score"] = lead.get("score")
+        item["temperature"] = (comp.get("temperature") or {}).get("value")
+        item["lifecycle_stage"] = (comp.get("lifecycle") or {}).get("stage")
+        item["last_interaction_at"] = lead.get("last_interaction_at")
+        item["last_seen"] = last_seen.get(pid)
+    return page
+
+
+_ACCOUNT_JOURNEY = """
+SELECT t.id, t.occurred_at, t.channel, t.type, t.name, t.source, t.campaign, t.properties,
+       p.id, p.traits ->> 'name', p.traits ->> 'first_name', p.traits ->> 'last_name',
+       p.traits ->> 'email'
+FROM profiles p
+JOIN record_links l ON l.profile_id = p.id
+JOIN source_records r ON r.id = l.record_id AND NOT r.deleted
+JOIN touchpoints t ON t.record_id = l.record_id
+WHERE p.account_id = %(aid)s AND p.merged_into IS NULL AND NOT p.deleted {where}
+ORDER BY t.occurred_at DESC, t.id DESC
+LIMIT %(limit)s
+"""
+
+
+def account_journey(
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    limit: int = 50,
+    cursor: str | None = None,
+    channel: str | None = None,
+) -> dict[str, Any]:
+    """The touchpoints of the account's people, newest first, keyset-paginated by
+    (time, id) descending; each names its person."""
+    account = get_account(session, account_id=account_id)
+    params: dict[str, Any] = {"aid": account["id"], "limit": limit + 1}
+    where = ""
+    if channel:
+        params["channel"] = channel
+        where += " AND t.channel = %(channel)s"
+    if cursor:
+        at, tid = _decode_cursor(cursor, 2)
+        try:
+            params["at"], params["tid"] = datetime.fromisoformat(str(at)), int(tid)
+        except (ValueError, TypeError) as err:
+            raise BadRequest("cursor is not one this API issued; start again without it") from err
+        where += " AND (t.occurred_at, t.id) < (%(at)s, %(tid)s)"
+    sql = _ACCOUNT_JOURNEY.format(where=where)
+    rows = list(session.connection().exec_driver_sql(sql, params).tuples())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            "id": r[0],
+            "occurred_at": r[1],
+            "channel": r[2],
+            "type": r[3],
+            "event": r[4],
+            "source": r[5],
+            "campaign": r[6] or None,
+            "properties": r[7] or {},
+            "profile_id": r[8],
+            "profile_name": r[9] or " ".join(x for x in (r[10], r[11]) if x) or None,
+            "profile_email": r[12],
+        }
+        for r in rows
+    ]
+    next_cursor = None
+    if more and rows:
+        next_cursor = _encode_cursor([rows[-1][1].isoformat(), rows[-1][0]])
+    return {"account_id": account["id"], "items": items, "next_cursor": next_cursor}

@@ -11,7 +11,13 @@ The public face of the package; the modules behind it:
 
 from __future__ import annotations
 
-from profiles.segments.changes import changes_after, changes_since, profile_segments
+from profiles.segments.changes import (
+    changes_after,
+    changes_since,
+    profile_segments,
+    recent_changes,
+    size_history,
+)
 from profiles.segments.definitions import (
     create_segment,
     delete_segment,
@@ -36,5 +42,7 @@ __all__ = [
     "lock_changes",
     "members_page",
     "profile_segments",
+    "recent_changes",
     "remove_profiles",
+    "size_history",
 ]

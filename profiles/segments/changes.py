@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -81,3 +82,75 @@ def profile_segments(session: Session, *, profile_id: uuid.UUID) -> ProfileSegme
             for r in repo.segments_of(session, profile=profile)
         ],
     )
+
+
+#: bucket widths the size history picks from (auto: the smallest giving <= MAX_POINTS)
+STEPS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+AUTO_STEPS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+MAX_POINTS = 90
+
+
+def size_history(
+    session: Session, *, segment_id: uuid.UUID, bucket: str = "auto"
+) -> dict[str, Any]:
+    """The segment's size over time, replayed from its change log (entries minus exits up to
+    each bucket's end), one point per bucket that has changes, then now's member count.
+    ``bucket``: minute | hour | day | week | auto (the smallest width giving at most
+    MAX_POINTS buckets between the first change and now)."""
+    segment = segment_or_404(session, segment_id)
+    now = datetime.now(UTC)
+    if bucket == "auto":
+        first = repo.change_span(session, segment_id=segment.id)
+        span = (now - first).total_seconds() if first else 0.0
+        step = next((s for s in AUTO_STEPS if span / s <= MAX_POINTS), AUTO_STEPS[-1])
+    elif bucket in STEPS:
+        step = STEPS[bucket]
+    else:
+        raise BadRequest(f"bucket must be auto or one of {list(STEPS)}")
+    rows = repo.history_rows(session, segment_id=segment.id, step_seconds=step)
+    points = [
+        {"at": at.isoformat(), "entered": int(e), "exited": int(x), "size": int(size)}
+        for at, e, x, size in rows
+    ][-500:]
+    return {
+        "segment_id": segment.id,
+        "bucket_seconds": step,
+        "member_count": segment.member_count,
+        "now": now.isoformat(),
+        "points": points,
+    }
+
+
+def recent_changes(
+    session: Session, *, segment_id: uuid.UUID, before: str | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """Entries and exits newest first, each naming its member (for people reading the
+    console; syncs use ``changes_since``). ``before``: ``next_before`` of the previous page."""
+    segment_or_404(session, segment_id)
+    below: int | None = None
+    if before:
+        try:
+            below = int(before)
+        except ValueError as err:
+            raise BadRequest("before must be a cursor this API issued (next_before)") from err
+    rows = repo.recent_changes_of(session, segment_id=segment_id, before=below, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            "id": r[0],
+            "member_kind": r[5],
+            "member_id": str(r[1]),
+            "change": r[2],
+            "cause": r[3],
+            "at": r[4].isoformat(),
+            "name": r[6],
+            "email": r[7],
+        }
+        for r in rows
+    ]
+    return {
+        "segment_id": segment_id,
+        "items": items,
+        "next_before": str(rows[-1][0]) if more and rows else None,
+    }

@@ -82,6 +82,26 @@ def _members_sql(
     )
 
 
+def _search_sql(level: str, q: str | None, params: dict[str, Any]) -> str:
+    """The condition 'name or email (domain) contains ``q``', case-insensitive."""
+    text = (q or "").strip()
+    if not text:
+        return ""
+    if len(text) > 200:
+        raise BadRequest("q: at most 200 characters")
+    params["q"] = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if level == "account":
+        cols = ["a.name", "a.domain"]
+    else:
+        cols = [
+            "p.traits ->> 'name'",
+            "concat_ws(' ', p.traits ->> 'first_name', p.traits ->> 'last_name')",
+            "p.traits ->> 'email'",
+            "p.traits ->> 'company'",
+        ]
+    return " AND (" + " OR ".join(f"{c} ILIKE %(q)s" for c in cols) + ")"
+
+
 def members_page(
     session: Session,
     *,
@@ -90,13 +110,16 @@ def members_page(
     cursor: str | None = None,
     fields: str | None = None,
     channel: str | None = None,
+    q: str | None = None,
 ) -> MembersOut:
     """Keyset pagination by member id: members who enter or leave meanwhile never shift the
-    others, so a client walking the pages sees every stable member exactly once."""
+    others, so a client walking the pages sees every stable member exactly once. ``q``: only
+    members whose name, email (a person) or name, domain (an account) contains it, any case."""
     segment = segment_or_404(session, segment_id)
     specs = parse_fields(fields, level=segment.level)
     params: dict[str, Any] = {"sid": segment.id, "limit": limit + 1}
     head, from_, key = _members_sql(segment, specs, channel, params)
+    from_ += _search_sql(segment.level, q, params)
     after = ""
     if cursor:
         params["after"] = cursors.decode_id(cursor)

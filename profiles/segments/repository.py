@@ -291,3 +291,55 @@ def copy_out(
                 yield b"".join(pending)
 
     return stream()
+
+
+_HISTORY = """
+WITH b AS (
+    SELECT to_timestamp(floor(extract(epoch FROM created_at) / %(step)s) * %(step)s) AS at,
+           count(*) FILTER (WHERE change = 'entered') AS entered,
+           count(*) FILTER (WHERE change = 'exited') AS exited
+    FROM segment_changes WHERE segment_id = %(sid)s GROUP BY 1
+)
+SELECT at, entered, exited, sum(entered - exited) OVER (ORDER BY at) AS size
+FROM b ORDER BY at
+"""
+
+
+def change_span(session: Session, *, segment_id: uuid.UUID) -> datetime | None:
+    """When the segment's first logged change happened (None: no change yet)."""
+    result = session.execute(
+        text("SELECT min(created_at) FROM segment_changes WHERE segment_id = :sid"),
+        {"sid": segment_id},
+    )
+    first: datetime | None = result.scalar_one()
+    return first
+
+
+def history_rows(
+    session: Session, *, segment_id: uuid.UUID, step_seconds: int
+) -> list[tuple[Any, ...]]:
+    """(bucket start, entered, exited, size at the bucket's end) per bucket of
+    ``step_seconds`` that has changes, oldest first: the size replays the change log."""
+    params = {"sid": segment_id, "step": step_seconds}
+    return list(session.connection().exec_driver_sql(_HISTORY, params).tuples())
+
+
+def recent_changes_of(
+    session: Session, *, segment_id: uuid.UUID, before: int | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """(id, member id, change, cause, created_at, member kind, member name, member email),
+    newest first, ids below ``before``; the member named from the profile or account."""
+    result = session.execute(
+        text(
+            "SELECT c.id, c.profile_id, c.change, c.cause, c.created_at, c.member_kind, "
+            "COALESCE(p.traits ->> 'name', NULLIF(concat_ws(' ', p.traits ->> 'first_name', "
+            "p.traits ->> 'last_name'), ''), a.name), COALESCE(p.traits ->> 'email', a.domain) "
+            "FROM segment_changes c "
+            "LEFT JOIN profiles p ON c.member_kind = 'profile' AND p.id = c.profile_id "
+            "LEFT JOIN accounts a ON c.member_kind = 'account' AND a.id = c.profile_id "
+            "WHERE c.segment_id = :sid AND (CAST(:before AS bigint) IS NULL OR c.id < :before) "
+            "ORDER BY c.id DESC LIMIT :limit"
+        ),
+        {"sid": segment_id, "before": before, "limit": limit},
+    )
+    return list(result.tuples())
