@@ -61,7 +61,9 @@ def make_profile(
     return pid
 
 
-def case(channel: str, *, opened_hours: float, deadline_hours: float, closed_hours: float | None):
+def case(
+    channel: str, *, opened_hours: float, deadline_hours: float, closed_hours: float | None
+) -> dict[str, Any]:
     return {
         "channel": channel,
         "opened_at": (NOW - timedelta(hours=opened_hours)).isoformat(),
