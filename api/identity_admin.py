@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
@@ -17,7 +18,7 @@ from identity.batch import list_models, model_chart
 from identity.overrides import RecordRef, merge_profiles, split_profile
 from identity.schemas import ChangeFeed
 from identity.service import change_feed, list_generic_identifiers, why_not_merged
-from kindred.errors import NotFound
+from kindred.errors import BadRequest, NotFound
 from kindred.security import Principal
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"], responses=ERROR_RESPONSES)
@@ -85,18 +86,56 @@ def split(
     return SplitOut(**out)
 
 
-@router.get("/changes", response_model=ChangesOut, summary="Merges and splits, oldest first")
+def _aware(moment: datetime | None) -> datetime | None:
+    """A naive time is UTC (the console's date inputs have no offset)."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+@router.get(
+    "/changes",
+    response_model=ChangesOut,
+    summary="Merges and splits with their cause and a summary in words, keyset-paged",
+)
 def changes(
     after: int = Query(
         0, ge=0, le=JSON_INT_MAX, description="the `next_after` of the previous page"
+    ),
+    before: int | None = Query(
+        None,
+        ge=1,
+        le=JSON_INT_MAX,
+        description="newest first: the `next_before` of the previous page",
+    ),
+    order: Literal["asc", "desc"] = Query(
+        "asc", description="`asc` oldest first (a feed to follow), `desc` newest first"
+    ),
+    profile_id: uuid.UUID | None = Query(
+        None, description="only changes touching this profile (or profiles merged into it)"
+    ),
+    since: datetime | None = Query(
+        None, description="created at or after (ISO 8601; without an offset: UTC)"
+    ),
+    until: datetime | None = Query(
+        None, description="created before (ISO 8601; without an offset: UTC)"
     ),
     limit: int = Query(100, ge=1, le=1000),
     session: Session = Depends(get_session),
     _: Principal = Depends(require("read")),
 ) -> ChangesOut:
-    return ChangesOut.model_validate(
-        change_feed(session, after=after, limit=limit), from_attributes=True
+    since, until = _aware(since), _aware(until)
+    if since is not None and until is not None and until <= since:
+        raise BadRequest("`until` must be later than `since`")
+    feed = change_feed(
+        session,
+        after=after,
+        before=before,
+        limit=limit,
+        profile_id=profile_id,
+        since=since,
+        until=until,
+        newest_first=order == "desc",
     )
+    return ChangesOut.model_validate(feed, from_attributes=True)
 
 
 @router.get("/generic-identifiers", summary="Emails/phones found to be shared (non-linking)")
@@ -107,7 +146,7 @@ def generic_identifiers(
     return list_generic_identifiers(session, limit=1000)
 
 
-@router.get("/why-not", summary="Why two profiles were not merged")
+@router.get("/why-not", summary="Why two profiles were not merged (reasons and a summary in words)")
 def why_not(
     a: uuid.UUID,
     b: uuid.UUID,

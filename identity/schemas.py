@@ -20,8 +20,12 @@ class ChangeOut(BaseModel):
     cause: str
     evidence: dict[str, Any]
     created_at: datetime
+    # the change in plain words (``identity.explain.change_summary``)
+    summary: str = ""
 
 
 class ChangeFeed(BaseModel):
     items: list[ChangeOut]
     next_after: int
+    # newest first: the ``before`` of the next page (None on the last page)
+    next_before: int | None = None
