@@ -33,7 +33,21 @@
     content: "utm_content",
   };
 
-  const journey = { profileId: null, cursor: null, channel: "", seq: 0, count: 0 };
+  const STAGES = ["awareness", "consideration", "conversion", "service", "advocacy"];
+  const CONSENT_CHANNELS = ["email", "sms", "ads"];
+
+  const journey = {
+    profileId: null,
+    cursor: null,
+    channel: "",
+    stage: "",
+    since: "",
+    until: "",
+    order: "desc",
+    seq: 0,
+    count: 0,
+    lastStage: null,
+  };
 
   async function showProfile(id) {
     resetProfile(id);
@@ -51,12 +65,17 @@
     renderHeader(profile);
     renderTraits(profile);
     renderAccount(profile.account);
+    renderComputed(profile);
+    renderConsent((profile.computed || {}).consent);
     initChannels(profile.sources || []);
     const live = profile.id;
+    loadSegments(live);
     loadIdentities(live);
     loadExplain(live);
     journey.profileId = live;
     journey.channel = $("journey-channel").value;
+    journey.stage = $("journey-stage").value;
+    renderStages(profile.computed);
     loadJourney(true);
   }
 
@@ -73,6 +92,10 @@
     clear($("explain-records"));
     clear($("merges-body"));
     clear($("journey-list"));
+    clear($("journey-stages"));
+    clear($("segments-list"));
+    clear($("consent-body"));
+    clear($("computed-body"));
     show($("journey-more"), false);
   }
 
@@ -154,14 +177,15 @@
           h("td", { class: "value" }, ...normalisedValue(name, traits[name])),
           h(
             "td",
-            null,
+            { class: "prov" },
             prov.source ? h("span", { class: "nowrap" }, String(prov.source)) : "\u2014",
             prov.record_key ? h("div", { class: "muted small" }, String(prov.record_key)) : null,
+            provenanceNote(prov),
           ),
-          h("td", null, timeEl(prov.at)),
+          h("td", { class: "prov" }, timeEl(prov.at)),
           h(
             "td",
-            null,
+            { class: "prov" },
             field
               ? h("code", { class: "renamed", title: `stored as ${name}` }, field)
               : prov.original_name
@@ -175,6 +199,218 @@
     show($("traits-empty"), names.length === 0);
   }
 
+  /** Why the value won, and what it beat, in words. */
+  function provenanceNote(prov) {
+    const bits = [];
+    if (prov.rule === "source_priority") bits.push("trusted source");
+    else if (prov.rule === "most_recent") bits.push("most recent");
+    if (prov.group === "name") bits.push("name parts from one record");
+    const beat = Array.isArray(prov.overridden) ? prov.overridden : [];
+    if (beat.length) {
+      bits.push(
+        `beat ${beat.map((o) => `${fmtValue(o.value)} (${o.source})`).join(", ")}`,
+      );
+    }
+    return bits.length ? h("div", { class: "muted small why" }, bits.join(" \u00b7 ")) : null;
+  }
+
+  // ------------------------------------------------------------------ computed traits
+
+  function card(title, value, tone, ...body) {
+    return h(
+      "div",
+      { class: "computed-item" },
+      h("div", { class: "computed-title muted small" }, title),
+      h("div", { class: `computed-value ${tone ? `tone-${tone}` : ""}` }, value),
+      ...body,
+    );
+  }
+
+  function reasonLine(text) {
+    return isBlank(text) ? null : h("p", { class: "reason small" }, String(text));
+  }
+
+  function renderComputed(p) {
+    const c = p.computed && typeof p.computed === "object" ? p.computed : {};
+    const box = clear($("computed-body"));
+    if (!Object.keys(c).length) {
+      box.append(h("p", { class: "muted" }, "Not computed yet."));
+      setText($("computed-at"), "");
+      return;
+    }
+    const lead = c.lead_score || {};
+    const breakdown = Array.isArray(lead.breakdown) ? lead.breakdown : [];
+    const rows = breakdown.map((b) =>
+      h(
+        "li",
+        null,
+        h("span", { class: "points" }, `${b.points > 0 ? "+" : ""}${fmtValue(b.points)}`),
+        " ",
+        String(b.reason || b.rule || humanize(b.kind) || ""),
+        b.kind ? h("span", { class: "muted small" }, ` (${humanize(b.kind)})`) : null,
+      ),
+    );
+    box.append(
+      card(
+        "Lead score",
+        isBlank(lead.score) ? "\u2014" : `${lead.score} / 100`,
+        lead.sales_ready ? "hot" : "",
+        lead.sales_ready ? h("span", { class: "badge" }, "sales ready") : null,
+        h(
+          "p",
+          { class: "muted small" },
+          `fit ${fmtValue(lead.fit)} \u00b7 behaviour ${fmtValue(lead.behaviour)}`,
+        ),
+        rows.length
+          ? h("ul", { class: "breakdown" }, rows)
+          : h("p", { class: "muted small" }, "No scoring rule matched."),
+      ),
+    );
+    const temp = c.temperature || {};
+    box.append(card("Temperature", temp.value || "\u2014", temp.value, reasonLine(temp.reason)));
+    const life = c.lifecycle || {};
+    box.append(
+      card(
+        "Lifecycle",
+        humanize(life.stage) || "\u2014",
+        "",
+        reasonLine(life.reason),
+        isBlank(life.orders) ? null : h("p", { class: "muted small" }, `${life.orders} order(s)`),
+      ),
+    );
+    const j = c.journey || {};
+    box.append(
+      card(
+        "Journey stage",
+        j.stage || "\u2014",
+        j.stuck ? "stuck" : "",
+        j.stuck
+          ? h(
+              "span",
+              { class: "badge warn" },
+              `stuck: ${fmtValue(j.days_in_stage)} days (limit ${fmtValue(j.stuck_after_days)})`,
+            )
+          : null,
+        reasonLine(j.reason),
+        j.entered_at ? h("p", { class: "muted small" }, "entered ", timeEl(j.entered_at, true)) : null,
+      ),
+    );
+    const churn = c.churn_risk || {};
+    const reasons = Array.isArray(churn.reasons) ? churn.reasons : [];
+    box.append(
+      card(
+        "Churn risk",
+        churn.level
+          ? `${churn.level} (${Math.round((Number(churn.probability) || 0) * 100)}%)`
+          : "\u2014",
+        churn.level === "high" ? "hot" : "",
+        reasons.length
+          ? h(
+              "ul",
+              { class: "breakdown" },
+              reasons.map((r) => h("li", null, String(r.text || humanize(r.factor)))),
+            )
+          : h("p", { class: "muted small" }, churn.level ? "No risk factor stands out." : ""),
+        churn.horizon_days
+          ? h("p", { class: "muted small" }, `over the next ${churn.horizon_days} days`)
+          : null,
+      ),
+    );
+    const care = c.complaints || {};
+    if (care.total) {
+      box.append(
+        card(
+          "Complaints",
+          `${care.open || 0} open of ${care.total}`,
+          care.overdue || care.breached ? "hot" : "",
+          reasonLine(
+            [
+              care.overdue ? `${care.overdue} past deadline` : "",
+              care.breached ? `${care.breached} breached` : "",
+            ]
+              .filter(Boolean)
+              .join(", "),
+          ),
+        ),
+      );
+    }
+    clear($("computed-at")).append("computed ", timeEl(p.computed_at || c.computed_at, true));
+    if (p.stale) $("computed-at").append(" \u00b7 a refresh is pending");
+  }
+
+  // ------------------------------------------------------------------ consent
+
+  function renderConsent(consent) {
+    const body = clear($("consent-body"));
+    const data = consent && typeof consent === "object" ? consent : {};
+    const channels = [...new Set([...CONSENT_CHANNELS, ...Object.keys(data)])];
+    for (const ch of channels) {
+      const c = data[ch];
+      if (!c) {
+        body.append(
+          h("tr", null, h("th", { scope: "row" }, ch), h("td", { colspan: "3", class: "muted" }, "unknown")),
+        );
+        continue;
+      }
+      const granted = Boolean(c.granted);
+      const why =
+        c.reason === "default"
+          ? "no signal: the configured default"
+          : [String(c.reason || ""), c.source ? `from ${c.source}` : ""].filter(Boolean).join(" ");
+      body.append(
+        h(
+          "tr",
+          { class: granted ? "consent-yes" : "consent-no" },
+          h("th", { scope: "row" }, ch),
+          h(
+            "td",
+            null,
+            h("span", { class: `flag ${granted ? "yes" : "no"}` }, granted ? "granted" : "withdrawn"),
+          ),
+          h("td", { class: "small" }, why),
+          h("td", null, c.at ? timeEl(c.at) : h("span", { class: "muted" }, "\u2014")),
+        ),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ segments
+
+  async function loadSegments(id) {
+    const status = $("segments-status");
+    setText(status, "Loading\u2026");
+    show(status, true);
+    let data;
+    try {
+      data = await api(`/v1/profiles/${encodeURIComponent(id)}/segments`);
+    } catch (err) {
+      setText(status, "Could not load the segments.");
+      showError("Could not load the segments", err);
+      return;
+    }
+    const items = Array.isArray(data.segments) ? data.segments : [];
+    const list = clear($("segments-list"));
+    for (const sgm of items) {
+      list.append(
+        h(
+          "li",
+          null,
+          h(
+            "a",
+            { href: `${K.ROOT}/ui/segments/${encodeURIComponent(sgm.segment_id)}` },
+            String(sgm.name || sgm.segment_id),
+          ),
+          sgm.level && sgm.level !== "profile"
+            ? h("span", { class: "badge" }, `${sgm.level} level`)
+            : null,
+          h("span", { class: "muted small" }, " entered ", timeEl(sgm.entered_at, true)),
+        ),
+      );
+    }
+    setText(status, items.length ? "" : "Not in any segment.");
+    show(status, items.length === 0);
+  }
+
   function renderAccount(account) {
     const box = clear($("account-body"));
     if (!account) {
@@ -182,7 +418,17 @@
       return;
     }
     box.append(
-      h("p", { class: "account-name" }, account.name || account.domain || "Unnamed company"),
+      h(
+        "p",
+        { class: "account-name" },
+        account.id
+          ? h(
+              "a",
+              { href: `${K.ROOT}/ui/accounts/${encodeURIComponent(account.id)}` },
+              account.name || account.domain || "Unnamed company",
+            )
+          : account.name || account.domain || "Unnamed company",
+      ),
     );
     const dl = h("dl", { class: "kv" });
     const add = (k, v) => {
@@ -192,8 +438,14 @@
     for (const [k, v] of Object.entries(account.traits || {})) {
       if (k !== "name" && k !== "domain") add(k, fmtValue(v));
     }
-    if (account.via) {
-      add("Linked via", `${account.via.source || "?"} \u00b7 ${account.via.key || "?"}`);
+    if (account.via && account.via.source) {
+      add("Linked via", `${account.via.source} \u00b7 ${account.via.key || "?"}`);
+    } else if (account.via && account.via.rule) {
+      add("Linked via", humanize(account.via.rule));
+    }
+    const roll = account.computed && typeof account.computed === "object" ? account.computed : {};
+    for (const [k, v] of Object.entries(roll)) {
+      if (v !== null && typeof v !== "object") add(humanize(k), fmtValue(v));
     }
     add("Account id", account.id ? h("code", null, String(account.id)) : "");
     box.append(dl);
@@ -241,7 +493,11 @@
                   "not linking",
                 ),
           ),
-          h("td", null, timeEl(item.first_seen)),
+          h(
+            "td",
+            { title: `stored ${item.first_seen || "?"}` },
+            item.first_observed ? timeEl(item.first_observed) : timeEl(item.first_seen),
+          ),
         ),
       );
     }
@@ -341,11 +597,14 @@
         ),
       );
     }
+    const blocked = Array.isArray(evidence.blocked) ? evidence.blocked : [];
+    for (const b of blocked) {
+      reasons.append(h("li", { class: "refused" }, describeBlocked(b, labelOf)));
+    }
     for (const [k, v] of Object.entries(evidence)) {
-      if (k === "shared") continue;
-      reasons.append(
-        h("li", null, h("span", { class: "id-type" }, k), " ", h("code", null, fmtValue(v))),
-      );
+      if (k === "shared" || k === "blocked") continue;
+      if (Array.isArray(v) && v.length === 0) continue;
+      reasons.append(h("li", null, `${humanize(k)}: ${inWords(v)}`));
     }
     if (!reasons.childNodes.length) {
       reasons.append(
@@ -380,6 +639,95 @@
     );
   }
 
+  const ID_LABELS = {
+    email: "email",
+    phone: "phone number",
+    user_id: "user id",
+    anonymous_id: "anonymous id",
+    crm_contact_id: "CRM contact id",
+    splink: "model match",
+  };
+
+  function idLabel(kind) {
+    const k = String(kind || "");
+    const base = k.split(":")[0];
+    return ID_LABELS[k] || ID_LABELS[base] || humanize(base) || "identifier";
+  }
+
+  /** A scalar, list or object as plain words (never raw JSON). */
+  function inWords(v) {
+    if (v === null || v === undefined || v === "") return "\u2014";
+    if (Array.isArray(v)) return v.length ? v.map(inWords).join("; ") : "none";
+    if (typeof v === "object") {
+      if ("type" in v && "value" in v) return `${idLabel(v.type)} ${fmtValue(v.value)}`;
+      return Object.entries(v)
+        .map(([k, x]) => `${humanize(k)} ${inWords(x)}`)
+        .join(", ");
+    }
+    return fmtValue(v);
+  }
+
+  /** A resolver's refusal ("conflicting crm_contact_id: 1 vs 2") in words. */
+  function conflictWords(reason) {
+    const r = String(reason || "");
+    if (!r) return "no reason recorded";
+    if (r === "ops cannot-link" || r.startsWith("conflicting override"))
+      return "ops split these records apart (a cannot-link)";
+    const m = r.match(/^conflicting ([\w:.-]+):?\s+(.+?)\s+vs\s+(.+)$/);
+    if (m) return `they carry different ${idLabel(m[1])}s (${m[2]} vs ${m[3]}) and a person has one`;
+    return r;
+  }
+
+  function describeBlocked(b, labelOf) {
+    const item = b && typeof b === "object" ? b : {};
+    const other = isBlank(item.record_id) ? "" : ` with ${labelOf(item.record_id)}`;
+    const on =
+      item.type === "splink"
+        ? `a model match${other} (probability ${fmtValue(item.value)})`
+        : `the ${idLabel(item.type)} ${fmtValue(item.value)} shared${other}`;
+    return `Not merged on ${on}: ${conflictWords(item.reason)}.`;
+  }
+
+  /** Guardrail and merge evidence in sentences, from the evidence fields. */
+  function evidenceWords(evidence, labelOf) {
+    const out = [];
+    const shared = Array.isArray(evidence.shared) ? evidence.shared : [];
+    for (const s of shared) {
+      const other = isBlank(s.record_id) ? "" : ` with ${labelOf(s.record_id)}`;
+      out.push(
+        h(
+          "div",
+          null,
+          s.type === "splink"
+            ? `Joined by a model match${other} (probability ${fmtValue(s.value)}).`
+            : `Joined on the ${idLabel(s.type)} ${fmtValue(s.value)} shared${other}.`,
+        ),
+      );
+    }
+    const blocked = Array.isArray(evidence.blocked) ? evidence.blocked : [];
+    for (const b of blocked) out.push(h("div", { class: "refused" }, describeBlocked(b, labelOf)));
+    for (const key of ["generic", "generic_identifier", "identifier"]) {
+      const g = evidence[key];
+      if (g && typeof g === "object" && !Array.isArray(g)) {
+        out.push(
+          h(
+            "div",
+            null,
+            `The ${idLabel(g.type)} ${fmtValue(g.value)} turned out to be generic` +
+              `${g.reason ? ` (${g.reason})` : ""}, so it no longer joins records.`,
+          ),
+        );
+      }
+    }
+    if (!isBlank(evidence.reason)) out.push(h("div", null, `Reason: ${fmtValue(evidence.reason)}`));
+    const skip = new Set(["records", "shared", "blocked", "generic", "generic_identifier", "identifier", "reason"]);
+    for (const [k, v] of Object.entries(evidence)) {
+      if (skip.has(k) || (Array.isArray(v) && v.length === 0)) continue;
+      out.push(h("div", null, `${humanize(k)}: ${inWords(v)}`));
+    }
+    return out;
+  }
+
   function renderMerge(m, currentId, labelOf) {
     const kind = String(m.kind || "");
     let what;
@@ -398,7 +746,9 @@
     }
     const evidence = m.evidence && typeof m.evidence === "object" ? m.evidence : {};
     const parts = [];
-    if (Array.isArray(evidence.records)) {
+    if (!isBlank(m.summary)) parts.push(h("div", { class: "summary" }, String(m.summary)));
+    else parts.push(...evidenceWords(evidence, labelOf));
+    if (isBlank(m.summary) && Array.isArray(evidence.records)) {
       parts.push(
         h(
           "div",
@@ -408,10 +758,7 @@
         ),
       );
     }
-    for (const [k, v] of Object.entries(evidence)) {
-      if (k === "records") continue;
-      parts.push(h("div", null, `${k}: `, h("code", null, fmtValue(v))));
-    }
+
     return h(
       "tr",
       null,
@@ -474,9 +821,12 @@
         )
       : null;
     const chips = campaignChips(t.campaign);
+    const marks = [];
+    if (t.first_touch) marks.push(h("span", { class: "badge" }, "first touch"));
+    if (t.last_touch) marks.push(h("span", { class: "badge" }, "last touch"));
     return h(
       "li",
-      { class: "tp" },
+      { class: `tp${t.stage ? ` stage-${String(t.stage).replace(/[^a-z_]/g, "")}` : ""}` },
       h("div", { class: "tp-time" }, timeEl(t.occurred_at)),
       h("div", { class: "tp-channel" }, channelBadge(t.channel)),
       h(
@@ -492,6 +842,8 @@
             { class: "muted small" },
             [t.type, t.source].filter((x) => !isBlank(x)).join(" \u00b7 "),
           ),
+          t.stage ? h("span", { class: "stage-tag" }, String(t.stage)) : null,
+          ...marks,
         ),
         chips.length ? h("div", { class: "chips" }, chips) : null,
         details,
@@ -504,6 +856,7 @@
       journey.seq += 1;
       journey.cursor = null;
       journey.count = 0;
+      journey.lastStage = undefined;
       clear($("journey-list"));
     }
     const seq = journey.seq;
@@ -521,6 +874,10 @@
         limit: JOURNEY_PAGE,
         cursor: journey.cursor,
         channel: journey.channel,
+        stage: journey.stage,
+        since: journey.since ? `${journey.since}T00:00:00Z` : "",
+        until: journey.until ? `${dayAfter(journey.until)}T00:00:00Z` : "",
+        order: journey.order,
       });
     } catch (err) {
       if (seq !== journey.seq) return;
@@ -534,13 +891,29 @@
     if (seq !== journey.seq) return;
     const items = Array.isArray(data.items) ? data.items : [];
     const list = $("journey-list");
-    for (const t of items) list.append(renderTouchpoint(t));
+    for (const t of items) {
+      // a band opens where the stage changes; a touchpoint without a stage stays in the band
+      const stage = t.stage || null;
+      if (stage && stage !== journey.lastStage) {
+        list.append(
+          h("li", { class: `stage-band stage-${String(stage).replace(/[^a-z_]/g, "")}` }, stage),
+        );
+        journey.lastStage = stage;
+      }
+      list.append(renderTouchpoint(t));
+    }
     journey.count += items.length;
     journey.cursor = data.next_cursor || null;
     more.disabled = false;
     setText(more, "Load more");
     show(more, Boolean(journey.cursor));
-    const filtered = journey.channel ? ` on the ${journey.channel} channel` : "";
+    const filters = [
+      journey.channel ? `on the ${journey.channel} channel` : "",
+      journey.stage ? `in the ${journey.stage} stage` : "",
+      journey.since ? `from ${journey.since}` : "",
+      journey.until ? `to ${journey.until}` : "",
+    ].filter(Boolean);
+    const filtered = filters.length ? ` ${filters.join(" ")}` : "";
     setText(
       status,
       journey.count
@@ -551,12 +924,76 @@
     show(status, true);
   }
 
+  function dayAfter(day) {
+    const d = new Date(`${day}T00:00:00Z`);
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  }
+
+  /** The stages the person reached, in funnel order, with when (computed.journey.reached). */
+  function renderStages(computed) {
+    const j = (computed && computed.journey) || {};
+    const reached = j.reached && typeof j.reached === "object" ? j.reached : {};
+    const box = clear($("journey-stages"));
+    for (const st of STAGES) {
+      const at = reached[st];
+      const current = j.stage === st;
+      box.append(
+        h(
+          "li",
+          {
+            class: `band stage-${st}${at ? " reached" : ""}${current ? " current" : ""}`,
+            title: at ? `reached ${at}` : "not reached",
+          },
+          h("span", { class: "band-name" }, st),
+          at ? h("span", { class: "small" }, timeEl(at)) : h("span", { class: "small muted" }, "\u2014"),
+        ),
+      );
+    }
+  }
+
+  function renderOrder() {
+    const newest = journey.order === "desc";
+    setText($("journey-order-note"), newest ? "newest first" : "oldest first");
+    const btn = $("journey-order");
+    setText(btn, newest ? "Oldest first" : "Newest first");
+    btn.setAttribute("aria-pressed", newest ? "false" : "true");
+  }
+
   function initJourney() {
     $("journey-channel").addEventListener("change", (ev) => {
       if (!journey.profileId) return;
       journey.channel = ev.target.value;
       loadJourney(true);
     });
+    $("journey-stage").addEventListener("change", (ev) => {
+      if (!journey.profileId) return;
+      journey.stage = ev.target.value;
+      loadJourney(true);
+    });
+    for (const [id, key] of [
+      ["journey-since", "since"],
+      ["journey-until", "until"],
+    ]) {
+      $(id).addEventListener("change", (ev) => {
+        if (!journey.profileId) return;
+        const v = ev.target.value;
+        journey[key] = /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : "";
+        loadJourney(true);
+      });
+    }
+    $("journey-order").addEventListener("click", () => {
+      journey.order = journey.order === "desc" ? "asc" : "desc";
+      renderOrder();
+      if (journey.profileId) loadJourney(true);
+    });
+    $("provenance-toggle").addEventListener("click", (ev) => {
+      const table = $("traits-table");
+      const hidden = table.classList.toggle("no-provenance");
+      ev.target.setAttribute("aria-expanded", hidden ? "false" : "true");
+      setText(ev.target, hidden ? "Show where each value came from" : "Hide where values came from");
+    });
+    renderOrder();
     $("journey-more").addEventListener("click", () => {
       if (journey.profileId && journey.cursor) loadJourney(false);
     });

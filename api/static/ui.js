@@ -421,6 +421,58 @@
   // ------------------------------------------------------------------ search
 
   let searchSeq = 0;
+  let activeResult = -1;
+
+  function resultRows() {
+    return Array.from($("results-body").querySelectorAll("tr"));
+  }
+
+  /** Highlight result ``i`` (-1: none); the input keeps the focus (aria-activedescendant). */
+  function highlightResult(i) {
+    const rows = resultRows();
+    activeResult = rows.length ? Math.max(-1, Math.min(i, rows.length - 1)) : -1;
+    rows.forEach((row, n) => {
+      const on = n === activeResult;
+      row.classList.toggle("active", on);
+      row.setAttribute("aria-selected", on ? "true" : "false");
+      if (on) row.scrollIntoView({ block: "nearest" });
+    });
+    const input = $("search-input");
+    if (activeResult >= 0) input.setAttribute("aria-activedescendant", rows[activeResult].id);
+    else input.removeAttribute("aria-activedescendant");
+  }
+
+  function openResult(row) {
+    const link = row && row.querySelector("a[href]");
+    if (link) navigate(link.getAttribute("href"));
+  }
+
+  /** Arrow up/down move the highlighted result, Enter opens it, Escape clears it. */
+  function onResultKey(ev) {
+    const rows = resultRows();
+    if (!rows.length || $("results").hidden) return;
+    const inRows = ev.target.closest && ev.target.closest("#results-body tr");
+    const current = inRows ? rows.indexOf(inRows) : activeResult;
+    if (ev.key === "ArrowDown") {
+      ev.preventDefault();
+      highlightResult(current < 0 ? 0 : current + 1);
+      if (inRows) rows[activeResult].querySelector("a").focus();
+    } else if (ev.key === "ArrowUp") {
+      ev.preventDefault();
+      if (inRows && current === 0) {
+        highlightResult(-1);
+        $("search-input").focus();
+        return;
+      }
+      highlightResult(current - 1);
+      if (inRows && activeResult >= 0) rows[activeResult].querySelector("a").focus();
+    } else if (ev.key === "Enter" && current >= 0 && !inRows) {
+      ev.preventDefault();
+      openResult(rows[current]);
+    } else if (ev.key === "Escape" && activeResult >= 0) {
+      highlightResult(-1);
+    }
+  }
 
   /** The identifier to look up, a profile id to open, or an error for the form. */
   function parseQuery(type, raw) {
@@ -471,6 +523,10 @@
       input.focus();
     });
     syncPlaceholder();
+    input.setAttribute("aria-controls", "results-body");
+    input.addEventListener("keydown", onResultKey);
+    input.addEventListener("input", () => highlightResult(-1));
+    $("results-body").addEventListener("keydown", onResultKey);
     $("search-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const parsed = parseQuery(type.value, input.value);
@@ -496,6 +552,8 @@
     const seq = ++searchSeq;
     const summary = $("results-summary");
     const body = clear($("results-body"));
+    activeResult = -1;
+    $("search-input").removeAttribute("aria-activedescendant");
     const typed = $("search-type").value;
     show($("results"), true);
     show($("results-table"), false);
@@ -529,15 +587,27 @@
     }
     setText(
       summary,
-      `${profiles.length} profile${profiles.length === 1 ? "" : "s"} matching ${q}`,
+      `${profiles.length} profile${profiles.length === 1 ? "" : "s"} matching ${q}` +
+        " \u00b7 \u2191\u2193 to pick, Enter to open",
     );
-    for (const p of profiles) {
+    profiles.forEach((p, n) => {
       const href = profileHref(p.id);
       const link = h("a", { href }, p.name || h("span", { class: "muted" }, "Unnamed"));
+      const typo = String(p.matched || "").includes("typo");
       const row = h(
         "tr",
-        { class: "clickable" },
-        h("td", null, link, h("div", { class: "muted small" }, h("code", null, shortId(p.id)))),
+        { class: "clickable", id: `result-${n}`, "aria-selected": "false" },
+        h(
+          "td",
+          null,
+          link,
+          h(
+            "div",
+            { class: "muted small" },
+            h("code", null, shortId(p.id)),
+            typo ? " \u00b7 close match" : "",
+          ),
+        ),
         h("td", null, p.company || "\u2014"),
         h("td", { class: "value" }, fmtValue(p.email)),
         h("td", null, timeEl(p.last_seen, true)),
@@ -545,10 +615,13 @@
       );
       row.addEventListener("click", (ev) => {
         if (ev.target.closest("a")) return;
-        window.location.assign(href);
+        navigate(href);
+      });
+      row.addEventListener("mousemove", () => {
+        if (activeResult !== n) highlightResult(n);
       });
       body.append(row);
-    }
+    });
     show($("results-table"), true);
   }
 

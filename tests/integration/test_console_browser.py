@@ -95,14 +95,14 @@ def test_login_search_profile(
         assert rows.count() == 1
         row_text = rows.first.inner_text()
         assert "Kenji" in row_text and "Northwind" in row_text
-        _shot(page, f"search-{tag}")
+        _shot(page, f"login-search-{tag}")
 
         started = time.monotonic()
         rows.first.locator("a").click()
         page.wait_for_selector("#traits-body tr")
         page.wait_for_load_state("networkidle")
         profile_s = time.monotonic() - started
-        _shot(page, f"profile-{tag}")
+        _shot(page, f"login-profile-{tag}")
 
         value_w = page.eval_on_selector(
             "#traits-body tr td.value", "el => el.getBoundingClientRect().width"
