@@ -50,6 +50,7 @@ from profiles.segments import (
     lock_changes,
     remove_profiles,
 )
+from profiles.segments.evaluate import apply_full_evaluation, prepare_full_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -214,13 +215,15 @@ def refresh_due_segments(session: Session, *, config: ProfilesConfig, max_segmen
     )[:max_segments]
     if not due:
         return 0
+    # person segments: the matching set first, without the lock (see prepare_full_evaluation)
+    prepared = [prepare_full_evaluation(session, segment=segment) for segment in due]
     lock_changes(session)
-    for segment in due:
-        evaluate_segment(
-            session,
-            segment=segment,
-            cause="scheduled evaluation" if segment.computed_at else "segment created",
-        )
+    for segment, ready in zip(due, prepared, strict=True):
+        cause = "scheduled evaluation" if segment.computed_at else "segment created"
+        if ready is None:
+            evaluate_segment(session, segment=segment, cause=cause)
+        else:
+            apply_full_evaluation(session, prepared=ready, cause=cause)
     return len(due)
 
 
