@@ -71,14 +71,6 @@ def _blank_free_mail(frame: pd.DataFrame, *, new: set[str]) -> pd.DataFrame:
 EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight", "match_probability", "evidence"]
 
 
-def blocking_condition(settings_json: dict[str, Any]) -> str:
-    """The model's prediction blocking rules as one join condition on ``l`` and ``r``."""
-    rules = [
-        str(b["blocking_rule"]) for b in settings_json["blocking_rules_to_generate_predictions"]
-    ]
-    return " OR ".join(f"({r})" for r in rules) if rules else "1=0"
-
-
 class WarmScorer:
     """Scores new records against candidate records with a trained model, keeping what does
     not change between passes: one in-process DuckDB connection and the model's compiled SQL
@@ -112,6 +104,11 @@ class WarmScorer:
         if self._db_api is None:
             self._db_api = DuckDBAPI()
         db_api = self._db_api
+        # the blocked pairs first, one hash join per blocking rule (DuckDB cannot hash-join
+        # on an OR of them: it would compare every new record with every candidate)
+        right = _paired(db_api, left, right, settings_json)
+        if right.empty:
+            return pd.DataFrame(columns=EDGE_COLUMNS)
         settings = {**settings_json, "retain_matching_columns": False}
         pred = compare_records(
             left,
@@ -119,7 +116,7 @@ class WarmScorer:
             settings,
             db_api,
             sql_cache_key=f"kindred:{version}:{','.join(both.columns)}",
-            join_condition=blocking_condition(settings_json),
+            join_condition=f"l.unique_id = r.{PAIR_COLUMN}",
         )
         names = comparison_names(settings_json)
         try:
@@ -134,6 +131,39 @@ class WarmScorer:
         self.passes += 1
         edges["evidence"] = edge_evidence(edges, names) if len(edges) else []
         return edges
+
+
+#: the column of the paired candidates naming the new record of the pair
+PAIR_COLUMN = "kd_pair_with"
+
+
+def _paired(
+    db_api: DuckDBAPI, left: pd.DataFrame, right: pd.DataFrame, settings_json: dict[str, Any]
+) -> pd.DataFrame:
+    """``right``'s rows once per new record of ``left`` they block with (any prediction
+    blocking rule), with that record's id in ``PAIR_COLUMN``."""
+    con = db_api._con
+    rules = [
+        str(b["blocking_rule"]) for b in settings_json["blocking_rules_to_generate_predictions"]
+    ]
+    if not rules:
+        return right.iloc[0:0].assign(**{PAIR_COLUMN: left["unique_id"].iloc[0:0]})
+    con.register("kd_new", left)
+    con.register("kd_candidates", right)
+    try:
+        pairs = " UNION ".join(
+            f"SELECT l.unique_id AS nid, r.unique_id AS cid FROM kd_new l "
+            f"JOIN kd_candidates r ON ({rule})"
+            for rule in rules
+        )
+        out: pd.DataFrame = con.execute(
+            f"SELECT r.*, p.nid AS {PAIR_COLUMN} FROM ({pairs}) p "
+            "JOIN kd_candidates r ON r.unique_id = p.cid"
+        ).df()
+    finally:
+        con.unregister("kd_new")
+        con.unregister("kd_candidates")
+    return out
 
 
 def _drop_tables(db_api: DuckDBAPI) -> None:
