@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from profiles.config import DECISION_MAKER_TITLES
-from tests.helpers import bearer, wait_for
+from tests.helpers import bearer, make_api_key, wait_for
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
@@ -154,3 +154,52 @@ def test_segment_history_members_search_recent_changes(console_world: ConsoleWor
                 params={"limit": 5, "before": recent["next_before"]},
             ).json()
             assert all(ch["id"] < ids[-1] for ch in more["items"])
+
+
+def test_history_replays_entries_and_exits(engine: Engine, server: str) -> None:
+    from tests.integration.test_profiles_pipeline import ev, feed, profile_of
+
+    feed(
+        engine,
+        *[
+            ev(
+                "identify",
+                userId=f"h{i}",
+                traits={"email": f"h{i}@hist.example", "plan": "pro" if i < 3 else "free"},
+            )
+            for i in range(5)
+        ],
+    )
+    key = make_api_key(engine, "read", "write")
+    with httpx.Client(base_url=server, headers=bearer(key), timeout=20) as c:
+        sid = c.post(
+            "/v1/segments",
+            json={"name": "pro", "rules": {"trait": "plan", "op": "eq", "value": "pro"}},
+        ).json()["id"]
+        first = c.get(f"/v1/segments/{sid}/history", params={"bucket": "minute"}).json()
+        assert [(p["entered"], p["exited"], p["size"]) for p in first["points"]] == [(3, 0, 3)]
+        feed(engine, ev("identify", userId="h1", traits={"plan": "free"}, ago_days=0))
+        hist = c.get(f"/v1/segments/{sid}/history", params={"bucket": "minute"}).json()
+        assert sum(p["entered"] for p in hist["points"]) == 3
+        assert sum(p["exited"] for p in hist["points"]) == 1
+        assert hist["points"][-1]["size"] == hist["member_count"] == 2
+        auto = c.get(f"/v1/segments/{sid}/history").json()
+        assert auto["bucket_seconds"] == 60 and auto["points"][-1]["size"] == 2
+
+        recent = c.get(f"/v1/segments/{sid}/recent-changes", params={"limit": 2}).json()
+        gone = recent["items"][0]
+        assert gone["change"] == "exited" and gone["email"] == "h1@hist.example"
+        assert gone["member_id"] == str(profile_of(engine, "h1").id)
+        rest = c.get(
+            f"/v1/segments/{sid}/recent-changes", params={"before": recent["next_before"]}
+        ).json()
+        assert len(rest["items"]) == 2 and rest["next_before"] is None
+        assert {i["change"] for i in rest["items"]} == {"entered"}
+        assert (
+            c.get(f"/v1/segments/{sid}/recent-changes", params={"before": "x"}).status_code == 400
+        )
+
+        hits = c.get(f"/v1/segments/{sid}/members", params={"q": "H2@HIST"}).json()["items"]
+        assert [m["profile_id"] for m in hits] == [str(profile_of(engine, "h2").id)]
+        # LIKE's wildcards are only characters
+        assert c.get(f"/v1/segments/{sid}/members", params={"q": "h_@"}).json()["items"] == []
