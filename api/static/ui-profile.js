@@ -46,7 +46,6 @@
     order: "desc",
     seq: 0,
     count: 0,
-    lastStage: null,
   };
 
   async function showProfile(id) {
@@ -856,7 +855,6 @@
       journey.seq += 1;
       journey.cursor = null;
       journey.count = 0;
-      journey.lastStage = undefined;
       clear($("journey-list"));
     }
     const seq = journey.seq;
@@ -892,14 +890,6 @@
     const items = Array.isArray(data.items) ? data.items : [];
     const list = $("journey-list");
     for (const t of items) {
-      // a band opens where the stage changes; a touchpoint without a stage stays in the band
-      const stage = t.stage || null;
-      if (stage && stage !== journey.lastStage) {
-        list.append(
-          h("li", { class: `stage-band stage-${String(stage).replace(/[^a-z_]/g, "")}` }, stage),
-        );
-        journey.lastStage = stage;
-      }
       list.append(renderTouchpoint(t));
     }
     journey.count += items.length;

@@ -167,6 +167,10 @@ def test_search_and_profile(
         assert "granted" in consent or "withdrawn" in consent
         # identities: first observed, a time
         assert page.locator("#identities-body tr td:last-child time").count() >= 1
+        # why these records are one person, and the merge history: words, never raw JSON
+        page.wait_for_selector("#explain-records li")
+        explained = page.inner_text("#explain-card")
+        assert '{"' not in explained and "[{" not in explained, explained
         # account card links to the account page
         if page.locator("#account-body .account-name a").count():
             href = page.locator("#account-body .account-name a").get_attribute("href") or ""
@@ -181,7 +185,7 @@ def test_search_and_profile(
         newest = journey_times()
         assert len(newest) >= 2
         assert datetime.fromisoformat(newest[0]) >= datetime.fromisoformat(newest[1])
-        assert page.locator("#journey-list .stage-band").count() >= 1
+        assert page.locator("#journey-list .tp[class*='stage-'] .stage-tag").count() >= 1
         assert page.locator("#journey-stages .band.reached").count() >= 1
         shot(page, f"profile-{width}")
         page.click("#journey-order")
@@ -196,6 +200,14 @@ def test_search_and_profile(
         sync_api.expect(page.locator("#journey-status")).to_contain_text(f"on the {pick} channel")
         filtered = page.locator("#journey-list .tp .tp-channel").all_inner_texts()
         assert filtered and {c.strip() for c in filtered} == {pick}
+
+        page.select_option("#journey-channel", "")
+        stage = page.locator("#journey-list .tp .stage-tag").first.inner_text().strip()
+        page.select_option("#journey-stage", stage)
+        sync_api.expect(page.locator("#journey-status")).to_contain_text(f"in the {stage} stage")
+        tags = page.locator("#journey-list .tp .stage-tag").all_inner_texts()
+        assert tags and {t.strip() for t in tags} == {stage}
+        assert page.locator("#journey-list .tp").count() == len(tags)
 
         watch.assert_clean()
         print(
