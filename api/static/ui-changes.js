@@ -327,6 +327,19 @@
         h("span", { class: "muted" }, " split from "),
         profileLink(c.other_profile_id),
       ];
+      if (!isBlank(c.other_profile_id)) {
+        profiles.push(
+          h(
+            "div",
+            { class: "small" },
+            h(
+              "a",
+              { href: changesHref({ whynot: `${c.profile_id},${c.other_profile_id}` }) },
+              "why apart now?",
+            ),
+          ),
+        );
+      }
     } else {
       profiles = [profileLink(c.profile_id)];
     }

@@ -211,7 +211,8 @@ def test_change_log_merge_split_why_not(
         page.fill("#key-input", reader)
         page.click("#key-save")
         page.wait_for_selector("#key-input", state="hidden")
-        page.wait_for_load_state("networkidle")  # the log reloads; leaving mid-way aborts it
+        # the log reloads with the new key: leaving before it is in would abort the request
+        expect(page.locator("#changes-caption")).to_contain_text("newest first")
         open_page(page, server, f"/ui/changes?merge={bob},{bob2}", "#merge-confirm-btn")
         page.click("#merge-confirm-btn")
         expect(page.locator("#merge-error")).to_contain_text("admin scope")
