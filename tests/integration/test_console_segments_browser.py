@@ -117,6 +117,18 @@ def test_segments_pages(
         assert _no_page_overflow(page)
         shot(page, f"segment-{width}")
 
+        # an account-level segment lists accounts, each linking to its account page
+        accounts = next(s for s in segments if s["level"] == "account" and s["member_count"])
+        page.goto(f"{w.server}/ui/segments/{accounts['id']}")
+        page.wait_for_selector("#segment-members-body tr")
+        expect(page.locator("#segment-members-body tr")).to_have_count(
+            min(50, accounts["member_count"])
+        )
+        href = page.locator("#segment-members-body a").first.get_attribute("href") or ""
+        assert href.startswith("/ui/accounts/")
+        page.goto(f"{w.server}/ui/segments/{big['id']}")
+        page.wait_for_selector("#segment-members-body tr")
+
         # the exports carry the key (a header): fetched, then saved through a Blob URL
         with httpx.Client(base_url=w.server, headers=bearer(w.api_key), timeout=20) as c:
             count = c.get(f"/v1/segments/{big['id']}").json()["member_count"]
