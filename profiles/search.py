@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,15 +93,18 @@ _BY_IDENTIFIER = """
 
 
 def _by_profile(word_conditions: list[str]) -> str:
+    """Name words, email prefix and company as separate arms: an OR of them (with the
+    company's sub-select) would make the planner filter a scan of the whole table."""
     words = " AND ".join(word_conditions) or "false"
     return f"""
-    SELECT p.id AS profile_id, 'profile' AS matched
-    FROM profiles p
-    WHERE {_LIVE}
-      AND (({words})
-           OR left(lower(p.traits->>'email'), 200) LIKE :prefix
-           OR p.account_id IN (SELECT a.id FROM accounts a
-                               WHERE {_fold_sql("a.name")} LIKE :contains))
+    SELECT p.id AS profile_id, 'profile' AS matched FROM profiles p
+    WHERE {_LIVE} AND {words}
+    UNION ALL
+    SELECT p.id, 'profile' FROM profiles p
+    WHERE {_LIVE} AND left(lower(p.traits->>'email'), 200) LIKE :prefix
+    UNION ALL
+    SELECT p.id, 'profile' FROM accounts a JOIN profiles p ON p.account_id = a.id
+    WHERE {_LIVE} AND {_fold_sql("a.name")} LIKE :contains
 """
 
 
@@ -182,9 +186,22 @@ def _typo_match(query: list[str], name: list[str]) -> bool:
     return typos <= 1
 
 
-def search_profiles(session: Session, *, query: str, limit: int = 25) -> SearchResults:
-    """Live profiles matching ``query`` by name, email (or prefix), phone, company or any
-    identifier; identifier matches first, then the most recently seen."""
+@dataclass(frozen=True)
+class SearchPlan:
+    """One query's statements: ``exact`` (identifiers, word prefixes, email, company) and
+    ``typo`` (candidates within one edit, verified in Python), with their parameters."""
+
+    query: str
+    words: list[str]
+    short: str
+    exact: str
+    typo: str
+    params: dict[str, Any]
+
+
+def plan_search(query: str, *, limit: int = 25) -> SearchPlan:
+    """Validate ``query`` and build its statements (``search_profiles`` runs them; tests
+    EXPLAIN them)."""
     cleaned = "".join(c for c in query if c.isprintable()).strip()
     if not cleaned:
         raise InvalidValue("query.q: type something to search for")
@@ -215,20 +232,30 @@ def search_profiles(session: Session, *, query: str, limit: int = 25) -> SearchR
         params[f"t{n}"] = sorted({word} | deletions(word))
         exact.append(f"{_KEYS} @> ARRAY[CAST(:w{n} AS text)]")
         loose.append(f"{_KEYS} && CAST(:t{n} AS text[])")
-    rows = list(session.execute(text(_search_sql(exact)), params).all())
+    return SearchPlan(
+        cleaned, words, short, _search_sql(exact), _fuzzy_sql(loose) if loose else "", params
+    )
+
+
+def search_profiles(session: Session, *, query: str, limit: int = 25) -> SearchResults:
+    """Live profiles matching ``query`` by name, email (or prefix), phone, company or any
+    identifier; identifier matches first, then the most recently seen. Only when nothing
+    matches exactly: names within one typo."""
+    plan = plan_search(query, limit=limit)
+    words, short = plan.words, plan.short
+    rows = session.execute(text(plan.exact), plan.params).all()
     hits = [_hit(r, words, short) for r in rows]
-    if not hits and any(len(w) >= 4 and w.isalpha() for w in words):
-        seen = {h.id for h in hits}
+    if not hits and plan.typo and any(len(w) >= 4 and w.isalpha() for w in words):
         fuzzy = [
             r
-            for r in session.execute(text(_fuzzy_sql(loose)), params).all()
-            if r.id not in seen and _typo_match(words, words_of(r.name or ""))
+            for r in session.execute(text(plan.typo), plan.params).all()
+            if _typo_match(words, words_of(r.name or ""))
         ]
         fuzzy.sort(
             key=lambda r: (r.last_seen is None, -(r.last_seen or _EPOCH).timestamp(), str(r.id))
         )
-        hits += [_hit(r, words, short) for r in fuzzy[: limit - len(hits)]]
-    return SearchResults(query=cleaned, profiles=hits)
+        hits = [_hit(r, words, short) for r in fuzzy[:limit]]
+    return SearchResults(query=plan.query, profiles=hits)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
