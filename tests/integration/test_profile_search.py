@@ -89,11 +89,11 @@ def test_search_tolerates_one_typo_and_uses_the_indexes(engine: Engine) -> None:
         # planner rightly hashes the final join; the arms' own choice is checked below.
         session.execute(text("SET LOCAL enable_seqscan = off"))
         for q in ("Kenji Thompsen", "kenji.thompson@north", "Northwind", "+1 (212) 555-0114"):
-            plan = plan_search(q)
-            for sql in (plan.exact, plan.typo):
+            built = plan_search(q)
+            for sql in (built.exact, built.typo):
                 if not sql:
                     continue
-                lines = session.execute(text(f"EXPLAIN {sql}"), plan.params).scalars()
+                lines = session.execute(text(f"EXPLAIN {sql}"), built.params).scalars()
                 explained = "\n".join(lines)
                 assert "Seq Scan on profiles" not in explained, (q, explained)
                 assert "Seq Scan on identifiers" not in explained, (q, explained)
