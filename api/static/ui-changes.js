@@ -140,6 +140,7 @@
       ),
     );
     el.caption = h("p", { id: "changes-caption", class: "muted" }, "Loading\u2026");
+    el.profileLinks = h("p", { id: "changes-profile-links", class: "small" });
     el.body = h("tbody", { id: "changes-body" });
     el.table = h(
       "table",
@@ -271,6 +272,7 @@
         { class: "card", id: "changes-card" },
         h("h2", null, "Change log"),
         el.caption,
+        el.profileLinks,
         h("div", { class: "cx-scroll" }, el.table),
         el.more,
       ),
@@ -396,6 +398,14 @@
     if (f.since) scope.push(`since ${new Date(f.since).toLocaleString()}`);
     if (f.until) scope.push(`until ${new Date(f.until).toLocaleString()}`);
     const what = scope.length ? ` ${scope.join(", ")}` : "";
+    clear(el.profileLinks);
+    if (f.profile_id && isUuid(f.profile_id)) {
+      el.profileLinks.append(
+        h("a", { href: profileHref(f.profile_id) }, "Open the profile"),
+        " \u00b7 ",
+        h("a", { href: changesHref({ split: f.profile_id }) }, "split records off it"),
+      );
+    }
     setText(
       el.caption,
       state.count

@@ -154,6 +154,9 @@ def test_change_log_merge_split_why_not(
             )
             assert any(h.rsplit("/", 1)[-1] in allowed for h in hrefs), hrefs
         expect(page.locator("#changes-body")).to_contain_text("Merged because")
+        expect(page.locator("#changes-profile-links a").first).to_have_attribute(
+            "href", f"/ui/profiles/{zed}"
+        )
         # a time window with nothing in it
         open_page(page, server, "/ui/changes?since=2999-01-01T00:00:00Z", "#changes-caption")
         expect(page.locator("#changes-caption")).to_contain_text("No merges or splits")
@@ -223,6 +226,47 @@ def test_change_log_merge_split_why_not(
         print(
             f"\n{width}px: changes page {load_s:.2f}s, {total} changes,"
             f" slowest request {watch.slowest():.3f}s, console errors 0 (one expected 403)"
+        )
+    except Exception:
+        _shot(page, f"failure-{request.node.name}")
+        raise
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_change_log_of_the_demo_world(
+    browser: Any, console_world: Any, width: int, request: pytest.FixtureRequest
+) -> None:
+    """Read-only on the shared world: the demo's own merges and splits read as words, the
+    older page loads, a profile's filter narrows the log."""
+    world = console_world
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    watch = Watch(page)
+    try:
+        login(page, world.server, world.api_key)
+        load_s = open_page(page, world.server, "/ui/changes", "#changes-body tr")
+        rows = page.locator("#changes-body tr")
+        first = rows.count()
+        assert first > 0
+        log = page.inner_text("#changes-table")
+        for raw in ("[{", '{"', "[]", "blocked:", "No evidence recorded"):
+            assert raw not in log, f"{raw!r} in the change log"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        if page.locator("#changes-more").is_visible():
+            page.click("#changes-more")
+            expect(rows).not_to_have_count(first)
+        # the first row's profile: its filtered log names it in every row
+        href = rows.first.locator("td.cx-profiles a").first.get_attribute("href")
+        pid = href.rsplit("/", 1)[-1]
+        open_page(page, world.server, f"/ui/changes?profile_id={pid}", "#changes-body tr")
+        expect(page.locator("#changes-caption")).to_contain_text("touching profile")
+        assert page.locator("#changes-body tr").count() <= rows.count()
+        _shot(page, f"changes-world-{width}")
+        watch.assert_clean()
+        print(
+            f"\n{width}px: demo change log {load_s:.2f}s, {first} changes on the first page,"
+            f" slowest request {watch.slowest():.3f}s, console errors 0"
         )
     except Exception:
         _shot(page, f"failure-{request.node.name}")
