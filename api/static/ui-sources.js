@@ -266,8 +266,7 @@
       return;
     }
     if (mine !== seq) return;
-    const active = keys.filter((k) => k.state === "active").length;
-    setText(status, `${keys.length} keys, ${active} active. A key is identified by its prefix; secrets are never shown.`);
+    keyStatus = status;
     const rows = keys.map((k) => keyRow(k));
     view.append(
       h(
@@ -281,7 +280,19 @@
         ),
       ),
     );
+    countKeys();
     view.dataset.ready = "true";
+  }
+
+  let keyStatus = null;
+
+  /** The status line of the keys page, from the rows shown (kept right after a revoke). */
+  function countKeys() {
+    const rows = document.querySelectorAll("#keys-table tbody tr");
+    const active = document.querySelectorAll("#keys-table tbody .key-active").length;
+    if (keyStatus) {
+      setText(keyStatus, `${rows.length} keys, ${active} active. A key is identified by its prefix; secrets are never shown.`);
+    }
   }
 
   function keyRow(k) {
@@ -331,6 +342,7 @@
         return;
       }
       row.replaceWith(keyRow(out));
+      countKeys();
     });
     yes.focus();
   }

@@ -6,6 +6,7 @@ batch posted to the collector."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,3 +219,59 @@ class TestDeadLettersHttp:
         assert httpx.post(f"{server}/v1/dlq/999999/replay", headers=admin).status_code == 404
         read = bearer(make_api_key(engine, "read"))
         assert httpx.get(f"{server}/v1/dlq", headers=read).status_code == 403
+
+
+_FILL = """
+INSERT INTO profiles (id, computed, stale, computed_at, stale_since)
+SELECT gen_random_uuid(),
+       jsonb_build_object(
+           'temperature', jsonb_build_object(
+               'value', (ARRAY['warm','warm','hot','cold'])[1 + i % 4], 'reason', 'x'),
+           'lifecycle', jsonb_build_object(
+               'stage', (ARRAY['prospect','new','active_customer','lapsing','inactive',
+                               're_acquired'])[1 + i % 6]),
+           'journey', jsonb_build_object(
+               'stage', (ARRAY['awareness','consideration','conversion','service',
+                               'advocacy'])[1 + i % 5],
+               'entered_at', (now() - make_interval(days => i % 200))::text,
+               'reached', jsonb_build_object('awareness', now()::text)),
+           'lead_score', jsonb_build_object(
+               'score', i % 100,
+               'last_interaction_at', (now() - make_interval(days => i % 400))::text,
+               'breakdown', jsonb_build_array(repeat(md5(i::text), 20))),
+           'complaints', CASE WHEN i % 20 = 0 THEN jsonb_build_object(
+               'total', 1, 'cases', jsonb_build_array(jsonb_build_object(
+                   'channel', (ARRAY['phone','email','social'])[1 + i % 3],
+                   'status', 'open',
+                   'deadline_at', (now() - make_interval(hours => i % 48))::text)))
+               ELSE jsonb_build_object('total', 0, 'cases', '[]'::jsonb) END),
+       false, now(), NULL
+FROM generate_series(1, :n) g(i)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [100_000])
+def test_dashboard_time_at_size(engine: Engine, size: int) -> None:
+    """`pytest -m slow -s`: how long the dashboard's queries take at ``size`` profiles."""
+    started = time.monotonic()
+    with unit_of_work(engine) as session:
+        session.execute(text(_FILL), {"n": size})
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE profiles"))
+    fill_s = time.monotonic() - started
+    took = []
+    for _ in range(3):
+        started = time.monotonic()
+        with unit_of_work(engine) as session:
+            d = dashboard(session)
+        took.append(time.monotonic() - started)
+    print(
+        f"\ndashboard at {size:,} profiles: {[round(t, 3) for t in took]} s (fill {fill_s:.0f} s)"
+    )
+    assert d.profiles == size
+    assert sum(g.profiles for g in d.temperature.groups) == size
+    assert d.temperature.healthy is False  # warm 50%, hot 25%, cold 25%: hot and cold tie
+    assert sum(c.open for c in d.complaints) == size // 20
+    # a loose bound (2 shared cores): it catches a per-profile loop, not a slow machine
+    assert min(took) < 5.0, took
