@@ -208,6 +208,14 @@ def test_search_and_profile(
         tags = page.locator("#journey-list .tp .stage-tag").all_inner_texts()
         assert tags and {t.strip() for t in tags} == {stage}
         assert page.locator("#journey-list .tp").count() == len(tags)
+        # a time range: from the day of the newest touchpoint on
+        page.select_option("#journey-stage", "")
+        day = newest[0][:10]
+        page.fill("#journey-since", day)
+        page.dispatch_event("#journey-since", "change")
+        sync_api.expect(page.locator("#journey-status")).to_contain_text(f"from {day}")
+        since = journey_times()
+        assert since and all(t[:10] >= day for t in since), since
 
         watch.assert_clean()
         print(
