@@ -154,6 +154,7 @@ def test_segments_pages(
         expect(error).to_contain_text("rules.all[0].op")
         assert page.locator("#new-rules-row #new-rules-error").count() == 1  # beside the field
         assert page.locator("#new-name-error").is_hidden()
+        shot(page, f"segment-new-{width}")
         watch.errors[:] = [e for e in watch.errors if "422" not in e]  # the refusal, expected
         page.fill("#new-rules", '{"computed": "lead_score", "op": "gte", "value": 60}')
         page.click("#segment-create")
