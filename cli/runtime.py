@@ -53,6 +53,7 @@ def identity_config(settings: Settings) -> IdentityConfig:
     return IdentityConfig(
         bootstrap=settings.resolved_kafka_bootstrap(),
         changes_topic=settings.identity_changes_topic,
+        batch_size=settings.identity_batch_size,
     )
 
 

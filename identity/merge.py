@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from identity.graph import LINK_PRIORITY, ConstrainedUnion, ResolveResult, exclusive_key
@@ -68,21 +69,55 @@ def lock_accounts(session: Session, *, wait: bool = True) -> bool:
     return bool(got.scalar())
 
 
+class LockTableFull(Exception):
+    """PostgreSQL's shared lock table cannot hold this pass's identifier-value locks."""
+
+
+def holds_resolver_exclusively(session: Session) -> bool:
+    """Whether this transaction holds the graph lock exclusive (``lock_resolver``)."""
+    return bool(
+        session.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND classid = 0 AND objid = :k AND objsubid = 1 "
+                "AND mode = 'ExclusiveLock' AND granted)"
+            ),
+            {"k": RESOLVER_LOCK},
+        ).scalar()
+    )
+
+
 def lock_values(session: Session, record_ids: Collection[int]) -> None:
     """Lock every identifier value (link type and value) of these records, in one fixed
     order, until the transaction ends: two passes holding records of one person (the same
     email arriving at two workers at once) are serialised here, and the second one sees the
-    first one's links."""
-    if not record_ids:
+    first one's links. Nothing to do under the exclusive graph lock (no other pass runs).
+
+    Each value is one entry of PostgreSQL's shared lock table, which holds
+    ``max_locks_per_transaction x max_connections`` entries for every transaction together
+    (6,400 on a stock server): ``LockTableFull`` names the settings when a pass would
+    overflow it."""
+    if not record_ids or holds_resolver_exclusively(session):
         return
-    session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(:space, k) FROM ("
-            " SELECT DISTINCT hashtext(link_type || ':' || value) AS k FROM identifiers"
-            " WHERE record_id = ANY(:ids) ORDER BY 1) v"
-        ),
-        {"space": VALUE_SPACE, "ids": sorted(record_ids)},
-    )
+    try:
+        with session.begin_nested():
+            session.execute(
+                text(
+                    "SELECT pg_advisory_xact_lock(:space, k) FROM ("
+                    " SELECT DISTINCT hashtext(link_type || ':' || value) AS k FROM identifiers"
+                    " WHERE record_id = ANY(:ids) ORDER BY 1) v"
+                ),
+                {"space": VALUE_SPACE, "ids": sorted(record_ids)},
+            )
+    except OperationalError as err:
+        if getattr(err.orig, "sqlstate", None) != "53200":  # out_of_memory (shared memory)
+            raise
+        raise LockTableFull(
+            f"PostgreSQL's lock table is full while locking the identifier values of "
+            f"{len(record_ids)} records: raise max_locks_per_transaction on the server "
+            "(docs/limits.md: 256 or more for several identity workers) or lower the "
+            "identity batch size (KINDRED_IDENTITY_BATCH_SIZE)"
+        ) from err
 
 
 def lock_profiles(session: Session, profile_ids: Collection[uuid.UUID]) -> None:

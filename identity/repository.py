@@ -71,6 +71,10 @@ class DirtyRecord:
 CLAIM_SPACE = 7_331_003
 
 
+#: consecutive record ids claimed by one advisory lock
+CLAIM_BUCKET = 16
+
+
 def _dirty_selection(limit: int, record_ids: Sequence[int] | None, *, claim: bool = False) -> Any:
     """Dirty records, oldest id first, skipping quarantined ones: an index scan of the partial
     ``ix_source_records_dirty`` with an anti-join probe of the quarantine unique index.
@@ -92,9 +96,11 @@ def _dirty_selection(limit: int, record_ids: Sequence[int] | None, *, claim: boo
     if record_ids is not None:
         query = query.where(in_ids(SourceRecord.id, record_ids))
     if claim:
+        # one claim lock per CLAIM_BUCKET consecutive ids (records are taken in id order):
+        # a pass of thousands of records holds a few hundred lock-table entries, not thousands
         query = query.where(
             func.pg_try_advisory_xact_lock(
-                CLAIM_SPACE, cast(SourceRecord.id % 2_147_483_647, Integer)
+                CLAIM_SPACE, cast((SourceRecord.id // CLAIM_BUCKET) % 2_147_483_647, Integer)
             )
         )
     return query.order_by(SourceRecord.id).limit(limit)

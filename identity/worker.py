@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IdentityConfig:
-    batch_size: int = 5000
+    batch_size: int = 1000
     idle_sleep: float = 0.05
     changes_topic: str | None = None
     bootstrap: str | None = None

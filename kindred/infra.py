@@ -230,6 +230,8 @@ def start_postgres(settings: Settings, *, notes: list[str] | None = None) -> dic
         os.chmod(log, 0o666)
     opts = (
         f"-h 127.0.0.1 -p {port} -k {pgdata} -c max_connections=200 "
+        # identity passes lock their identifier values (docs/limits.md)
+        "-c max_locks_per_transaction=256 "
         "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
     )
     _pgexec("pg_ctl", ["-w", "-t", "60", "-o", opts, "-l", str(log), "-D", str(pgdata), "start"])

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("KINDRED_KAFKA_PARTITIONS", "KINDRED_TOPIC_PARTITIONS"),
     )
+    #: dirty records an identity worker takes per pass; each pass locks every identifier
+    #: value of its records in PostgreSQL's shared lock table (docs/limits.md)
+    identity_batch_size: int = Field(default=1000, ge=1, le=50_000)
     demo_api_key: str | None = None
     demo_write_key: str | None = None
     log_level: str = "INFO"
@@ -73,6 +76,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     #: when set, ``/metrics`` needs ``Authorization: Bearer <this>``; unset: open
     metrics_key: SecretStr | None = None
+    #: ``resolve --full --engine spark`` / ``identity dedupe --engine spark``: the Spark master
+    #: (``local[2]``, ``spark://host:7077``, ``yarn``...) and extra session settings as a JSON
+    #: object (``{"spark.executor.memory": "4g"}``); see docs/spark.md
+    spark_master: str = "local[2]"
+    spark_conf: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
