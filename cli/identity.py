@@ -42,6 +42,12 @@ def dedupe(
     encoding: str | None = typer.Option(
         None, "--encoding", help="file encoding (default: BOM, UTF-8, else detected)"
     ),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="where pairs are scored: duckdb (in process) or spark (KINDRED_SPARK_MASTER, "
+        "default local[2]; see docs/spark.md)",
+    ),
 ) -> None:
     """Resolve a CSV of person records into clusters (one cluster id per person). Prints
     what each column was used as, and which were ignored, to stderr; the summary as JSON to
@@ -66,6 +72,7 @@ def dedupe(
                 delimiter=delimiter,
                 encoding=encoding,
                 progress=lambda msg: status.update(msg),
+                engine=engine,
             )
     except DedupeInputError as exc:
         console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)

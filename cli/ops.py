@@ -391,11 +391,22 @@ def import_file(
 
 def resolve(
     full: bool = typer.Option(False, "--full", help="re-resolve every record with Splink"),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="with --full: score pairs on duckdb (in process) or spark (KINDRED_SPARK_MASTER)",
+    ),
 ) -> None:
     """Resolve identities now. ``--full``: every record through the full resolver
     (deterministic links, overrides, Splink, constrained clustering), keeping profile ids."""
     from identity.service import resolve_step
+    from identity.spark_engine import check_engine
 
+    try:
+        chosen = check_engine(engine)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --engine: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     if full:
         from identity.batch import resolve_full
 
@@ -406,7 +417,7 @@ def resolve(
                 progress.update(task, description=message)
 
             with unit_of_work() as session:
-                result = resolve_full(session, progress=say)
+                result = resolve_full(session, progress=say, engine=chosen)
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     total = 0
@@ -414,7 +425,7 @@ def resolve(
         task = progress.add_task("resolving", total=None)
         while True:
             with unit_of_work() as session:
-                step = resolve_step(session, limit=5000)
+                step = resolve_step(session, limit=get_settings().identity_batch_size)
             if step.records == 0:
                 break
             total += step.records

@@ -26,6 +26,7 @@ from identity.accounts import resolve_accounts
 from identity.dedupe import MIN_RECORDS_TO_TRAIN, ResolverConfig, resolve_records
 from identity.merge import lock_resolver
 from identity.records import canonical_person_frame
+from identity.spark_engine import EngineName, SparkConfig
 from identity.splink_model import model_version
 from kindred.models import SplinkModel
 
@@ -174,8 +175,13 @@ def resolve_full(
     *,
     config: ResolverConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: EngineName = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> BatchResult:
-    """Re-resolve every record with the full resolver; keep profile ids stable."""
+    """Re-resolve every record with the full resolver; keep profile ids stable. ``engine``
+    scores the candidate pairs in process (``duckdb``) or on Spark (``spark``, configured by
+    ``spark`` or ``KINDRED_SPARK_*``); the model is the same either way (the active one, or
+    trained on DuckDB)."""
     say = progress or (lambda _m: None)
     lock_resolver(session)
     out = BatchResult()
@@ -203,8 +209,11 @@ def resolve_full(
         cannot_links=cannot,
         config=config,
         progress=say,
+        engine=engine,
+        spark=spark,
     )
     out.timings.update(res.timings)
+    out.stats["engine"] = engine
     out.stats = dict(res.stats)
     if model is None:
         out.trained = res.training_report is not None

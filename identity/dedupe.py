@@ -41,6 +41,7 @@ from identity.clustering import (
     shared_value_links,
 )
 from identity.guardrail import GuardrailPolicy
+from identity.spark_engine import EngineName, SparkConfig, check_engine, spark_db_api
 from identity.splink_model import LinkType, TrainingConfig, predict_edges, train_model
 
 
@@ -206,6 +207,8 @@ def resolve_records(
     config: ResolverConfig | None = None,
     training: TrainingConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: EngineName = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> Resolution:
     """Resolve canonical person records (``identity.records``) into clusters.
 
@@ -224,7 +227,13 @@ def resolve_records(
     veto drops edges between different people behind one contact point; (4)
     ``constrained_clusters`` joins must-links, then model edges, never across a
     cannot-link or two values of a strong id, and refusing weak bridges.
+
+    ``engine``: where (3) scores - ``"duckdb"`` in process, or ``"spark"`` through Splink's
+    Spark backend (``identity.spark_engine``; ``spark`` says where, default from
+    ``KINDRED_SPARK_*``). Training, when needed, runs on DuckDB; the same model scores on
+    either engine, so the clusters agree.
     """
+    engine = check_engine(engine)
     config = config or ResolverConfig()
     say = progress or (lambda _msg: None)
     timings: dict[str, float] = {}
@@ -274,7 +283,12 @@ def resolve_records(
     say("scoring candidate pairs")
     t = time.perf_counter()
     edges = predict_edges(
-        scoring, settings_json, threshold=config.edge_threshold, evidence=False, matching=False
+        scoring,
+        settings_json,
+        threshold=config.edge_threshold,
+        evidence=False,
+        matching=False,
+        db_api=spark_db_api(spark) if engine == "spark" else None,
     )
     edges["rule"] = "splink"
     edges["vetoed"] = (

@@ -37,6 +37,7 @@ from identity.headers import (
     ignored_columns,
 )
 from identity.records import FIELD_COLUMNS, canonical_person_frame
+from identity.spark_engine import check_engine
 
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 1 << 20
@@ -309,12 +310,18 @@ def dedupe_csv(
     delimiter: str | None = None,
     encoding: str | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
 ) -> DedupeSummary:
     """Resolve the person records of a delimited file; write ``<id column>, cluster_id,
     confidence``. ``threshold``: the least match probability of a model link (default: the
     resolver's ``config.match_threshold``, derived from the trained model when ``None``).
-    ``explain_path``: JSON lines, one per pair (``explain_lines``)."""
+    ``explain_path``: JSON lines, one per pair (``explain_lines``). ``engine``: ``duckdb`` or
+    ``spark`` (``identity.spark_engine``) scores the pairs."""
     say = progress or (lambda _msg: None)
+    try:
+        chosen = check_engine(engine)
+    except ValueError as exc:
+        raise DedupeInputError(f"--engine: {exc}") from exc
     path = Path(in_path)
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise DedupeInputError(f"--threshold {threshold}: give a probability between 0 and 1")
@@ -346,7 +353,9 @@ def dedupe_csv(
     else:
         if len(frame) < MIN_RECORDS_TO_TRAIN:
             settings = small_data_model(frame)
-        resolution = resolve_records(frame, settings_json=settings, config=config, progress=say)
+        resolution = resolve_records(
+            frame, settings_json=settings, config=config, progress=say, engine=chosen
+        )
         clusters, generic = resolution.clusters, resolution.generic_identifiers
         edges, settings, stats = resolution.edges, resolution.settings_json, resolution.stats
     out = pd.DataFrame(

@@ -24,10 +24,12 @@ with a Kindred version string.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,51 +74,88 @@ def _present(frame: pd.DataFrame, col: str, *, min_share: float = 0.01) -> bool:
     return filled >= max(2, min_share * len(frame)) and frame[col].nunique(dropna=True) > 1
 
 
+#: Comparison columns in the order a model compares them (``org_key`` replaces ``company``).
+_COMPARED = (
+    "first_name", "last_name", "email", "phone", "birth_date", "postcode", "org_key",
+    "company", "job_title", "address", "city", "national_id",
+)  # fmt: skip
+
+#: the birth-date format in each engine's own date-parsing syntax
+_DATE_FORMATS = {"duckdb": "%Y-%m-%d", "spark": "yyyy-MM-dd"}
+
+
+def _comparison(name: str, dialect: str = "duckdb") -> Any:
+    """The Splink comparison Kindred uses for column ``name``, for SQL ``dialect`` (the
+    levels are the same in every dialect; only their SQL differs)."""
+    if name in ("first_name", "last_name"):
+        return cl.NameComparison(name)
+    if name in ("email", "org_key"):
+        # email: exact address only - a shared username across domains (``ryan.johnson@a.com``
+        # / ``ryan.johnson@b.com``) is derived from the name, not independent evidence;
+        # org_key: the organisation from the company name or a corporate email domain (it
+        # replaces the company comparison: one piece of evidence, counted once)
+        return cl.ExactMatch(name).configure(term_frequency_adjustments=True)
+    if name == "phone":
+        return cl.LevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True)
+    if name == "birth_date":
+        return cl.DateOfBirthComparison(
+            "birth_date", input_is_string=True, datetime_format=_DATE_FORMATS[dialect]
+        )
+    if name == "postcode":
+        return cl.LevenshteinAtThresholds("postcode", [1, 2]).configure(
+            term_frequency_adjustments=True
+        )
+    if name == "company":
+        return cl.JaroWinklerAtThresholds("company", [0.95, 0.88]).configure(
+            term_frequency_adjustments=True
+        )
+    if name == "job_title":
+        return cl.JaroWinklerAtThresholds("job_title", [0.9])
+    if name == "address":
+        return cl.JaroWinklerAtThresholds("address", [0.95, 0.85])
+    if name == "city":
+        return cl.ExactMatch("city").configure(term_frequency_adjustments=True)
+    if name == "national_id":
+        return cl.LevenshteinAtThresholds("national_id", [1, 2])
+    raise ValueError(f"no Kindred comparison for column {name!r}")
+
+
 def _comparisons(frame: pd.DataFrame) -> list[Any]:
-    comps: list[Any] = []
-    if _present(frame, "first_name"):
-        comps.append(cl.NameComparison("first_name"))
-    if _present(frame, "last_name"):
-        comps.append(cl.NameComparison("last_name"))
-    if _present(frame, "email"):
-        # exact address only: a shared username across domains (``ryan.johnson@a.com`` /
-        # ``ryan.johnson@b.com``) is derived from the name, not independent evidence
-        comps.append(cl.ExactMatch("email").configure(term_frequency_adjustments=True))
-    if _present(frame, "phone"):
-        comps.append(
-            cl.LevenshteinAtThresholds("phone", [1]).configure(term_frequency_adjustments=True)
-        )
-    if _present(frame, "birth_date"):
-        comps.append(
-            cl.DateOfBirthComparison("birth_date", input_is_string=True, datetime_format="%Y-%m-%d")
-        )
-    if _present(frame, "postcode"):
-        comps.append(
-            cl.LevenshteinAtThresholds("postcode", [1, 2]).configure(
-                term_frequency_adjustments=True
-            )
-        )
-    if _present(frame, "org_key"):
-        # the organisation from the company name or a corporate email domain (it replaces
-        # the company comparison: one piece of evidence, counted once)
-        comps.append(cl.ExactMatch("org_key").configure(term_frequency_adjustments=True))
-    elif _present(frame, "company"):
-        comps.append(
-            cl.JaroWinklerAtThresholds("company", [0.95, 0.88]).configure(
-                term_frequency_adjustments=True
-            )
-        )
-    if _present(frame, "job_title"):
-        comps.append(cl.JaroWinklerAtThresholds("job_title", [0.9]))
-    if _present(frame, "address"):
-        comps.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
-    if _present(frame, "city"):
-        comps.append(cl.ExactMatch("city").configure(term_frequency_adjustments=True))
-    if _present(frame, "national_id"):
-        comps.append(cl.LevenshteinAtThresholds("national_id", [1, 2]))
-    if not comps:
+    names = [c for c in _COMPARED if _present(frame, c)]
+    if "org_key" in names and "company" in names:
+        names.remove("company")
+    if not names:
         raise ValueError("no comparable columns: the frame needs names, email, phone or similar")
-    return comps
+    return [_comparison(n) for n in names]
+
+
+def settings_for_dialect(settings_json: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A trained model (Splink settings JSON, DuckDB SQL) for another SQL ``dialect``
+    (``"spark"``): every parameter kept - m, u, term-frequency settings, the prior - and
+    only the SQL rewritten: each comparison level's condition from the same comparison
+    built for ``dialect`` (``_comparison``), each blocking rule transpiled by sqlglot."""
+    source = str(settings_json.get("sql_dialect", "duckdb"))
+    if source == dialect:
+        return settings_json
+    import sqlglot
+
+    out = copy.deepcopy(settings_json)
+    for comp in out["comparisons"]:
+        name = str(comp["output_column_name"])
+        target = _comparison(name, dialect).get_comparison(dialect).as_dict()
+        levels, new = comp["comparison_levels"], target["comparison_levels"]
+        labels = [lv.get("label_for_charts") for lv in levels]
+        if labels != [lv.get("label_for_charts") for lv in new]:
+            raise ValueError(f"comparison {name!r} of the model differs from Kindred's: {labels}")
+        for level, translated in zip(levels, new, strict=True):
+            level["sql_condition"] = translated["sql_condition"]
+    for rule in out["blocking_rules_to_generate_predictions"]:
+        rule["blocking_rule"] = sqlglot.transpile(
+            rule["blocking_rule"], read=source, write=dialect
+        )[0]
+        rule["sql_dialect"] = dialect
+    out["sql_dialect"] = dialect
+    return out
 
 
 _PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
@@ -178,16 +217,33 @@ def _model_columns(frame: pd.DataFrame) -> list[str]:
     return ["unique_id", *[c for c in _SCORING_COLUMNS if c in frame.columns]]
 
 
-def _register(db_api: DuckDBAPI, frame: pd.DataFrame, link_type: str) -> list[Any]:
+def _dialect(db_api: Any) -> str:
+    return str(db_api.sql_dialect.sql_dialect_str)
+
+
+def _register(db_api: Any, frame: pd.DataFrame, link_type: str) -> list[Any]:
     frame = _with_keys(frame)
     cols = _model_columns(frame)
+
+    def register(part: pd.DataFrame, name: str) -> Any:
+        if _dialect(db_api) != "spark":
+            return db_api.register(part, dataset_display_name=name)
+        from identity.spark_engine import to_spark_frame
+
+        # a Spark session outlives one linker: a table name of its own per registration
+        return db_api.register(
+            to_spark_frame(db_api.spark, part),
+            dataset_display_name=name,
+            table_name=f"kindred_{uuid.uuid4().hex[:12]}",
+        )
+
     if link_type == "dedupe_only":
-        return [db_api.register(frame[cols], dataset_display_name="records")]
+        return [register(frame[cols], "records")]
     if "source_dataset" not in frame.columns:
         raise ValueError(f"link_type {link_type!r} needs a source_dataset column")
     cols = [c for c in cols if c != "source_dataset"]
     return [
-        db_api.register(part[cols].reset_index(drop=True), dataset_display_name=str(name))
+        register(part[cols].reset_index(drop=True), str(name))
         for name, part in frame.groupby("source_dataset", sort=True)
     ]
 
@@ -337,13 +393,16 @@ def linker_for(
     settings_json: dict[str, Any],
     *,
     validate: bool = True,
-    db_api: DuckDBAPI | None = None,
-) -> tuple[Linker, DuckDBAPI]:
+    db_api: Any | None = None,
+) -> tuple[Linker, Any]:
     """A Linker over ``frame``. ``validate=False`` skips Splink's settings validation (the
-    model was validated when trained); ``db_api`` reuses one in-process DuckDB."""
+    model was validated when trained); ``db_api`` reuses one in-process DuckDB, or is a
+    ``SparkAPI`` (``identity.spark_engine``): the model's SQL is then rewritten for Spark
+    (``settings_for_dialect``), its parameters unchanged."""
     db_api = db_api or DuckDBAPI()
     link_type = str(settings_json.get("link_type", "dedupe_only"))
     frame = with_model_columns(frame, settings_json)
+    settings_json = settings_for_dialect(settings_json, _dialect(db_api))
     sdfs = _register(db_api, frame, link_type)
     linker = Linker(sdfs if len(sdfs) > 1 else sdfs[0], settings_json, validate_settings=validate)
     return linker, db_api
@@ -393,7 +452,7 @@ def predict_edges(
     evidence: bool = True,
     matching: bool = True,
     validate: bool = True,
-    db_api: DuckDBAPI | None = None,
+    db_api: Any | None = None,
 ) -> pd.DataFrame:
     """Score the blocked pairs of ``frame`` with a trained model.
 
@@ -403,19 +462,35 @@ def predict_edges(
     ``gamma_<comparison>`` and, when ``evidence`` is true, ``evidence`` (a dict
     comparison -> weight per pair, for storing with the link). With ``matching`` false the
     ``first_name``/``last_name``/``email``/``phone`` ``_l``/``_r`` columns are left out
-    (Splink does not materialise them either: less memory on large inputs).
+    (Splink does not materialise them either: less memory on large inputs). ``db_api``: the
+    engine that scores (``linker_for``); the edges come back as pandas either way.
     """
     if not matching:
         settings_json = {**settings_json, "retain_matching_columns": False}
-    linker, _ = linker_for(frame, settings_json, validate=validate, db_api=db_api)
+    linker, api = linker_for(frame, settings_json, validate=validate, db_api=db_api)
     pred = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     names = comparison_names(settings_json)
-    rel = pred.as_duckdbpyrelation()
+    rel = _prediction_relation(pred)
     edges: pd.DataFrame = rel.select(edge_select(names, set(rel.columns), matching=matching)).df()
     pred.drop_table_from_database_and_remove_from_cache()
+    if _dialect(api) == "spark":
+        # the session stays up for the next run: drop this run's tables and cached frames
+        api.delete_tables_created_by_splink_from_db()
+        api.spark.catalog.clearCache()
     if evidence:
         edges["evidence"] = edge_evidence(edges, names)
     return edges
+
+
+def _prediction_relation(pred: Any) -> Any:
+    """Splink's predictions as a DuckDB relation: directly on DuckDB; from Spark, the rows
+    collected through Arrow into an in-process DuckDB, so both engines share
+    ``edge_select``."""
+    if _dialect(pred.db_api) != "spark":
+        return pred.as_duckdbpyrelation()
+    import duckdb
+
+    return duckdb.connect().from_arrow(pred.as_spark_dataframe().toArrow())
 
 
 def edge_select(names: list[str], have: set[str], *, matching: bool) -> str:
