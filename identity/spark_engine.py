@@ -77,10 +77,13 @@ class SparkConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SparkConfig:
+        conf = dict(settings.spark_conf)
+        local = str(Path(settings.data_dir) / "spark-checkpoints")
         return cls(
             master=settings.spark_master,
-            conf=dict(settings.spark_conf),
-            checkpoint_dir=str(Path(settings.data_dir) / "spark-checkpoints"),
+            conf=conf,
+            # a cluster needs shared storage here (hdfs://, s3a://): spark.checkpoint.dir
+            checkpoint_dir=conf.get("spark.checkpoint.dir", local),
         )
 
     def session_conf(self, jar: str) -> dict[str, str]:
