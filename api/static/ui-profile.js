@@ -6,7 +6,8 @@
 
 (() => {
   const K = window.Kindred;
-  const { $, h, clear, show, setText, timeEl, isBlank, fmtValue, humanize, displayName } = K;
+  const { $, h, appendAll, clear, show, setText, timeEl, isBlank, fmtValue, humanize } = K;
+  const { displayName } = K;
   const { companyOf, profileHref, shortId, profileLink, channelBadge, showError, api } = K;
   const { KNOWN_CHANNELS } = K;
   const JOURNEY_PAGE = 50;

@@ -42,9 +42,6 @@
     const view = section(viewId);
     delete view.dataset.ready;
     clear(view);
-    // the top nav has one entry (Sources) for the three pages
-    const top = document.querySelector('#topnav-pages a[data-view="sources-view"]');
-    if (top) top.setAttribute("aria-current", "page");
     const status = h("p", { class: "muted status" }, "Loading\u2026");
     view.append(subnav(viewId), status);
     return { view, status, mine: ++seq };

@@ -277,7 +277,7 @@
     show($("change-key"), keyed);
     show($("topnav-pages"), keyed);
     for (const a of document.querySelectorAll("#topnav-pages a")) {
-      const current = a.dataset.view === id;
+      const current = (a.dataset.view || "").split(/\s+/).includes(id);
       if (current) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
