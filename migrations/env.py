@@ -14,7 +14,15 @@ target_metadata = Base.metadata
 
 #: indexes created with raw SQL in migrations (expression indexes the models cannot express
 #: in a way autogenerate compares reliably); `alembic check` must not propose dropping them
-RAW_SQL_INDEXES = {"ix_source_records_block_name", "ix_source_records_block_email_local"}
+RAW_SQL_INDEXES = {
+    "ix_source_records_block_name",
+    "ix_source_records_block_email_local",
+    # the console search's expression indexes (migration 0015: SQL functions of their own)
+    "ix_identifiers_search_phone",
+    "ix_identifiers_search_value",
+    "ix_profiles_search_email",
+    "ix_profiles_search_keys",
+}
 
 
 def include_object(
