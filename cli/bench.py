@@ -200,11 +200,23 @@ def identity_drain(
 @app.command("identity-batch")
 def identity_batch(
     people: int = typer.Option(50_000, "--people", help="people stored (about 2.2 records each)"),
+    engine: str = typer.Option(
+        "duckdb",
+        "--engine",
+        help="spark: also re-resolve with the stored model on duckdb and on Spark "
+        "(KINDRED_SPARK_MASTER) and report both times",
+    ),
 ) -> None:
     """`resolve --full` time from PostgreSQL vs bare Splink on the same records."""
     from bench.identity_batch import run
+    from identity.spark_engine import check_engine
 
-    typer.echo(json.dumps(run(people=people), indent=2, default=str))
+    try:
+        check_engine(engine)
+    except ValueError as exc:
+        typer.echo(f"--engine: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(run(people=people, scoring_engine=engine), indent=2, default=str))
 
 
 @app.command("faults")
