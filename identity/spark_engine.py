@@ -146,6 +146,9 @@ def spark_db_api(config: SparkConfig | None = None) -> Any:
     api = SparkAPI(
         spark_session=session,
         break_lineage_method=config.lineage_method(),
+        # the union of the blocking rules' pairs comes in many small partitions: a few
+        # larger ones cost fewer tasks (and Python workers for the similarity UDF)
+        repartition_after_blocking=True,
         num_partitions_on_repartition=partitions,
     )
     if config.similarity == "kindred":

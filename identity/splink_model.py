@@ -490,7 +490,12 @@ def _prediction_relation(pred: Any) -> Any:
         return pred.as_duckdbpyrelation()
     import duckdb
 
-    return duckdb.connect().from_arrow(pred.as_spark_dataframe().toArrow())
+    frame = pred.as_spark_dataframe()
+    keep = {"unique_id_l", "unique_id_r", "match_weight", "match_probability"}
+    keep |= {f"{c}_{s}" for c in ("first_name", "last_name", "email", "phone") for s in "lr"}
+    # only what edge_select can read crosses to the driver (no tf_ or other value columns)
+    wanted = [c for c in frame.columns if c in keep or c.startswith(("mw_", "gamma_"))]
+    return duckdb.connect().from_arrow(frame.select(*wanted).toArrow())
 
 
 def edge_select(names: list[str], have: set[str], *, matching: bool) -> str:
