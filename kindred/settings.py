@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,7 +80,21 @@ class Settings(BaseSettings):
     #: (``local[2]``, ``spark://host:7077``, ``yarn``...) and extra session settings as a JSON
     #: object (``{"spark.executor.memory": "4g"}``); see docs/spark.md
     spark_master: str = "local[2]"
-    spark_conf: dict[str, str] = Field(default_factory=dict)
+    spark_conf: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf(cls, value: Any) -> Any:
+        """A JSON object (or a mapping) of Spark settings -> sorted (key, value) pairs: the
+        settings stay hashable (they key cached engines)."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as err:
+                raise ValueError(f"KINDRED_SPARK_CONF is not a JSON object: {err}") from err
+        if isinstance(value, dict):
+            return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
