@@ -57,6 +57,7 @@ def ensure_source(session: Any, *, name: str, connector: str, key: str | None) -
 
 
 def wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 300) -> None:
+    from sqlalchemy import text
     from sqlalchemy.orm import Session
 
     from ingest.service import pipeline_progress
@@ -67,8 +68,12 @@ def wait_until_settled(engine: Any, *, expected_events: int, timeout: float = 30
         while time.monotonic() < deadline:
             with Session(engine) as session:
                 events, dirty = pipeline_progress(session)
+                # and every profile materialised: account rollups read their people's traits
+                stale = session.execute(
+                    text("SELECT count(*) FROM profiles WHERE stale")
+                ).scalar_one()
             progress.update(task, completed=min(events, expected_events))
-            if events >= expected_events and dirty == 0:
+            if events >= expected_events and dirty == 0 and stale == 0:
                 return
             time.sleep(0.5)
     console.print("[yellow]the pipeline is still catching up; the API serves what is ready[/]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -86,6 +87,32 @@ def shot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path.resolve()}")
     return path
+
+
+@contextmanager
+def watched_page(
+    browser: Any, request: pytest.FixtureRequest, width: int, *, height: int = 900, **options: Any
+) -> Iterator[tuple[Any, Watch]]:
+    """A new page of ``width`` px with its ``Watch``; on a failure inside, a screenshot named
+    after the test (``failure-<test id>``) before the error goes on; the page is closed."""
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)
+    watch = Watch(page)
+    try:
+        yield page, watch
+    except Exception:
+        shot(page, f"failure-{request.node.name}")
+        raise
+    finally:
+        page.close()
+
+
+def page_overflow(page: Any) -> float:
+    """How many px the page is wider than its window (0 or less: no horizontal scrolling)."""
+    return float(
+        page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    )
 
 
 def login(page: Any, server: str, key: str, path: str = "/ui/") -> float:

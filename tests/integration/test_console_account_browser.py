@@ -11,20 +11,19 @@ import httpx
 import pytest
 
 from tests.helpers import bearer
-from tests.integration.browser_support import WIDTHS, Watch, login, require_browser, shot
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    page_overflow,
+    require_browser,
+    shot,
+    watched_page,
+)
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
 
 sync_api = require_browser()
-
-
-def _no_page_overflow(page: Any) -> bool:
-    return bool(
-        page.evaluate(
-            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
-        )
-    )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -39,9 +38,7 @@ def test_account_pages(
         people = c.get(f"/v1/accounts/{top['id']}/profiles", params={"limit": 1000}).json()
         journey = c.get(f"/v1/accounts/{top['id']}/journey", params={"limit": 30}).json()
     expect = sync_api.expect
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width) as (page, watch):
         login(page, w.server, w.api_key)
         started = time.monotonic()
         page.goto(f"{w.server}/ui/accounts")
@@ -53,7 +50,7 @@ def test_account_pages(
         # best account score first, as the API ranks them
         assert listed["items"][0]["name"] in rows.first.inner_text()
         expect(page.locator("#accounts-body .key-account").first).to_be_visible()
-        assert _no_page_overflow(page)
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         shot(page, f"accounts-{width}")
 
         started = time.monotonic()
@@ -107,7 +104,7 @@ def test_account_pages(
         if journey["next_cursor"]:
             page.click("#account-journey-more")
             page.wait_for_selector(f"#account-journey li:nth-child({len(journey['items']) + 1})")
-        assert _no_page_overflow(page)
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         shot(page, f"account-{width}")
 
         watch.assert_clean()
@@ -121,8 +118,3 @@ def test_account_pages(
             f"\n{width}px: accounts list {list_s:.2f}s, account page {account_s:.2f}s,"
             f" slowest request {watch.slowest():.3f}s, console errors {len(watch.errors)}"
         )
-    except Exception:
-        shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.helpers import make_api_key
-from tests.integration.browser_support import Watch, require_browser
+from tests.integration.browser_support import require_browser, watched_page
 from tests.integration.browser_support import shot as _shot
 from tests.integration.test_profiles_pipeline import ev, feed
 
@@ -60,10 +60,8 @@ def test_login_search_profile(
     _seed(engine)
     key = make_api_key(engine, "read")
     no_read = make_api_key(engine, "write")
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    watch = Watch(page)
     tag = f"{width}"
-    try:
+    with watched_page(browser, request, width) as (page, watch):
         started = time.monotonic()
         page.goto(f"{server}/ui/")
         page.wait_for_selector("#key-input", state="visible")
@@ -125,8 +123,3 @@ def test_login_search_profile(
             f" slowest request {watch.slowest():.3f}s,"
             f" console errors {len(watch.errors)}"
         )
-    except Exception:
-        _shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

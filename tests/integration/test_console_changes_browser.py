@@ -16,7 +16,14 @@ from sqlalchemy import Engine, text
 
 from kindred.db import unit_of_work
 from tests.helpers import make_api_key
-from tests.integration.browser_support import WIDTHS, Watch, login, open_page, require_browser
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    open_page,
+    page_overflow,
+    require_browser,
+    watched_page,
+)
 from tests.integration.browser_support import shot as _shot
 from tests.integration.test_profiles_pipeline import ev, feed, profile_of
 
@@ -111,9 +118,7 @@ def test_change_log_merge_split_why_not(
     assert kenji != kenji_home and bob != bob2
     assert len(_records_of(engine, ann)) == 2
 
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width) as (page, watch):
         login(page, server, admin)
         load_s = open_page(page, server, "/ui/changes", "#changes-body tr")
 
@@ -130,7 +135,7 @@ def test_change_log_merge_split_why_not(
         assert "different user ids" in log
         assert "New profile for record" in log
         # layout: no horizontal overflow, the summary column readable
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         summary_w = page.eval_on_selector(
             "#changes-body tr td.cx-summary", "el => el.getBoundingClientRect().width"
         )
@@ -227,11 +232,6 @@ def test_change_log_merge_split_why_not(
             f"\n{width}px: changes page {load_s:.2f}s, {total} changes,"
             f" slowest request {watch.slowest():.3f}s, console errors 0 (one expected 403)"
         )
-    except Exception:
-        _shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -241,9 +241,7 @@ def test_change_log_of_the_demo_world(
     """Read-only on the shared world: the demo's own merges and splits read as words, the
     older page loads, a profile's filter narrows the log."""
     world = console_world
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width) as (page, watch):
         login(page, world.server, world.api_key)
         load_s = open_page(page, world.server, "/ui/changes", "#changes-body tr")
         rows = page.locator("#changes-body tr")
@@ -252,7 +250,7 @@ def test_change_log_of_the_demo_world(
         log = page.inner_text("#changes-table")
         for raw in ("[{", '{"', "[]", "blocked:", "No evidence recorded"):
             assert raw not in log, f"{raw!r} in the change log"
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         if page.locator("#changes-more").is_visible():
             page.click("#changes-more")
             expect(rows).not_to_have_count(first)
@@ -268,8 +266,3 @@ def test_change_log_of_the_demo_world(
             f"\n{width}px: demo change log {load_s:.2f}s, {first} changes on the first page,"
             f" slowest request {watch.slowest():.3f}s, console errors 0"
         )
-    except Exception:
-        _shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

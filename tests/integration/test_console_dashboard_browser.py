@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from tests.helpers import bearer
-from tests.integration.browser_support import WIDTHS, Watch, login, require_browser, shot
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    page_overflow,
+    require_browser,
+    shot,
+    watched_page,
+)
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
@@ -55,9 +62,7 @@ def test_dashboard_charts(
     browser: Any, console_world: ConsoleWorld, width: int, request: pytest.FixtureRequest
 ) -> None:
     w = console_world
-    page = browser.new_page(viewport={"width": width, "height": 1000})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width, height=1000) as (page, watch):
         login(page, w.server, w.api_key)
         started = time.monotonic()
         page.goto(f"{w.server}/ui/dashboard")
@@ -123,9 +128,7 @@ def test_dashboard_charts(
         assert page.inner_text("#lag-dlq") == f"{d['pipeline']['dead_letters_pending']:,}"
 
         # layout: no horizontal overflow; the charts get a sensible width
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = page_overflow(page)
         assert overflow <= 0, f"page overflows by {overflow}px at {width}px"
         widths = page.eval_on_selector_all(
             "#dashboard-grid svg.chart", "els => els.map(e => e.getBoundingClientRect().width)"
@@ -133,8 +136,3 @@ def test_dashboard_charts(
         assert len(widths) == 6 and min(widths) >= 400, widths
         shot(page, f"dashboard-{width}")
         watch.assert_clean()
-    except Exception:
-        shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

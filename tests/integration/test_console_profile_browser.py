@@ -17,7 +17,14 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import bearer
-from tests.integration.browser_support import WIDTHS, Watch, login, require_browser, shot
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    page_overflow,
+    require_browser,
+    shot,
+    watched_page,
+)
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
@@ -100,9 +107,7 @@ def test_search_and_profile(
 ) -> None:
     pid, name = _person(console_world)
     server = console_world.server
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width) as (page, watch):
         login(page, server, console_world.api_key)
         # one typo in the last name still finds the person
         started = time.monotonic()
@@ -144,9 +149,7 @@ def test_search_and_profile(
         assert not page.locator("#traits-body td.prov").first.is_visible()
         page.click("#provenance-toggle")
         assert page.locator("#traits-body td.prov").first.is_visible()
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = page_overflow(page)
         assert overflow <= 1, f"page overflows by {overflow}px at {width}px"
 
         # computed traits with their reasons
@@ -222,8 +225,3 @@ def test_search_and_profile(
             f"\n{width}px: search {search_s:.2f}s, profile {profile_s:.2f}s,"
             f" slowest request {watch.slowest():.3f}s, console errors {len(watch.errors)}"
         )
-    except Exception:
-        shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

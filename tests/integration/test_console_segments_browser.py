@@ -15,20 +15,19 @@ import httpx
 import pytest
 
 from tests.helpers import bearer
-from tests.integration.browser_support import WIDTHS, Watch, login, require_browser, shot
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    page_overflow,
+    require_browser,
+    shot,
+    watched_page,
+)
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
 
 sync_api = require_browser()
-
-
-def _no_page_overflow(page: Any) -> bool:
-    return bool(
-        page.evaluate(
-            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
-        )
-    )
 
 
 def _download(page: Any, button: str) -> str:
@@ -59,9 +58,7 @@ def test_segments_pages(
         segments = c.get("/v1/segments").json()["segments"]
     assert big["member_count"] > 100  # more than two pages of members
     expect = sync_api.expect
-    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True)
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width, accept_downloads=True) as (page, watch):
         login(page, w.server, w.api_key)
         started = time.monotonic()
         page.goto(f"{w.server}/ui/segments")
@@ -77,7 +74,7 @@ def test_segments_pages(
         assert row.locator("svg.sparkline path.spark-line").count() == 1
         assert row.locator("time").count() >= 1  # computed_at
         assert row.locator(".lag").count() == 1
-        assert _no_page_overflow(page)
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         shot(page, f"segments-{width}")
 
         started = time.monotonic()
@@ -114,7 +111,7 @@ def test_segments_pages(
         page.fill("#members-q", "")
         page.press("#members-q", "Enter")
         expect(members).to_have_count(50)
-        assert _no_page_overflow(page)
+        assert page_overflow(page) <= 1, f"page overflows at {width}px"
         shot(page, f"segment-{width}")
 
         # an account-level segment lists accounts, each linking to its account page
@@ -168,8 +165,3 @@ def test_segments_pages(
             f"\n{width}px: segments list {list_s:.2f}s, segment page {segment_s:.2f}s,"
             f" slowest request {watch.slowest():.3f}s, console errors {len(watch.errors)}"
         )
-    except Exception:
-        shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()

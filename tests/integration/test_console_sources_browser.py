@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from tests.helpers import basic, bearer
-from tests.integration.browser_support import WIDTHS, Watch, login, open_page, require_browser, shot
+from tests.integration.browser_support import (
+    WIDTHS,
+    login,
+    open_page,
+    page_overflow,
+    require_browser,
+    shot,
+    watched_page,
+)
 from tests.integration.conftest import ConsoleWorld
 
 pytestmark = pytest.mark.integration
@@ -23,22 +31,13 @@ sync_api = require_browser()
 SOURCES = ("website", "sendgrid", "crm", "leadforms")
 
 
-def _no_overflow(page: Any, width: int) -> None:
-    overflow = page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"page overflows by {overflow}px at {width}px"
-
-
 @pytest.mark.parametrize("width", WIDTHS)
 def test_sources_rejections_dlq_and_keys(
     browser: Any, console_world: ConsoleWorld, width: int, request: pytest.FixtureRequest
 ) -> None:
     w = console_world
     api = httpx.Client(base_url=w.server, headers=bearer(w.api_key), timeout=10)
-    page = browser.new_page(viewport={"width": width, "height": 1000})
-    watch = Watch(page)
-    try:
+    with watched_page(browser, request, width, height=1000) as (page, watch):
         login(page, w.server, w.api_key)
         # a bad event through the collector, as a site would send it: a track without a name
         user = f"u-bad-{uuid.uuid4().hex[:8]}"
@@ -65,7 +64,7 @@ def test_sources_rejections_dlq_and_keys(
         sync_api.expect(newest).to_contain_text(reason)
         sync_api.expect(newest).to_contain_text("website")
         sync_api.expect(newest.locator("td.payload")).to_contain_text(user)
-        _no_overflow(page, width)
+        assert page_overflow(page) <= 0, f"page overflows at {width}px"
         shot(page, f"sources-{width}")
 
         # the dead letter can be replayed; it is still invalid, and the page says why
@@ -77,7 +76,7 @@ def test_sources_rejections_dlq_and_keys(
         row.locator("button.replay").click()
         sync_api.expect(page.locator("#dlq-outcome")).to_contain_text("still invalid")
         sync_api.expect(page.locator("#dlq-outcome")).to_contain_text(str(letter_id))
-        _no_overflow(page, width)
+        assert page_overflow(page) <= 0, f"page overflows at {width}px"
         shot(page, f"dlq-{width}")
 
         # a key of this test's own, revoked from the keys page after a confirmation
@@ -113,14 +112,9 @@ def test_sources_rejections_dlq_and_keys(
         )
         # the console's own key is still listed and active
         sync_api.expect(page.locator("#keys-table")).to_contain_text("console-admin")
-        _no_overflow(page, width)
+        assert page_overflow(page) <= 0, f"page overflows at {width}px"
         shot(page, f"keys-{width}")
         watch.assert_clean()
-    except Exception:
-        shot(page, f"failure-{request.node.name}")
-        raise
-    finally:
-        page.close()
         api.close()
 
 
