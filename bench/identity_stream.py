@@ -301,6 +301,12 @@ def run(
         agree = _agreement(engine, plain, labels, truths, settled) if agreement else None
         engine.dispose()
     lat = sorted(found[k] - committed[k] for k in found)
+    # steadiness: the records committed in the run's first and last minute (or fifth)
+    window = min(60.0, seconds / 5)
+    head = sorted(found[k] - committed[k] for k in found if committed[k] - start < window)
+    tail = sorted(
+        found[k] - committed[k] for k in found if committed[k] - start >= seconds - window
+    )
     return {
         "benchmark": "identity-stream",
         "stored_records": 2 * stored,
@@ -321,6 +327,11 @@ def run(
         "latency_p95_s": _pct(lat, 0.95),
         "latency_max_s": round(lat[-1], 3) if lat else None,
         "latency_mean_s": round(statistics.fmean(lat), 3) if lat else None,
+        "steadiness": {
+            "window_s": round(window, 1),
+            "latency_p95_s_first_window": _pct(head, 0.95),
+            "latency_p95_s_last_window": _pct(tail, 0.95),
+        },
         "latency_p95_s_by_kind": {
             kind: _pct(sorted(found[k] - committed[k] for k in found if labels[k] == kind), 0.95)
             for kind in sorted(set(labels.values()))
