@@ -437,11 +437,17 @@ def _poll(
     conn: psycopg.Connection[Any], committed: dict[str, float], found: dict[str, float]
 ) -> None:
     now = time.perf_counter()
+    # only the records still awaited: a poll that read every linked record would grow with
+    # the run and slow the writer and the database down (the bench measuring itself)
+    pending = [k for k in committed if k not in found]
+    if not pending:
+        return
     rows = conn.execute(
         "SELECT r.record_key FROM record_links l JOIN source_records r ON r.id = l.record_id "
-        "WHERE r.source = 'leads' AND NOT r.dirty "
+        "WHERE r.source = 'leads' AND r.record_key = ANY(%s) AND NOT r.dirty "
         # final only: linked by a rule, or left alone after the model had its say
-        "AND (l.rule <> 'new_record' OR l.evidence ? 'scored')"
+        "AND (l.rule <> 'new_record' OR l.evidence ? 'scored')",
+        (pending,),
     ).fetchall()
     for (key,) in rows:
         if key in committed and key not in found:

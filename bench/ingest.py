@@ -201,14 +201,14 @@ def latency_phase(
             if r.status_code == 200:
                 for m in batch:
                     sent[f"user:{m['userId']}"] = t0
-            _poll_linked(conn, sent, found)
+            _poll_linked(conn, env.source, sent, found)
             next_tick += tick
             delay = next_tick - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         deadline = time.perf_counter() + 30
         while len(found) < len(sent) and time.perf_counter() < deadline:
-            _poll_linked(conn, sent, found)
+            _poll_linked(conn, env.source, sent, found)
             time.sleep(0.02)
     latencies = [found[k] - sent[k] for k in found]
     return {
@@ -224,12 +224,17 @@ def latency_phase(
 
 
 def _poll_linked(
-    conn: psycopg.Connection[Any], sent: dict[str, float], found: dict[str, float]
+    conn: psycopg.Connection[Any], source: str, sent: dict[str, float], found: dict[str, float]
 ) -> None:
     now = time.perf_counter()
+    # only the records still awaited (reading every linked one would grow with the run)
+    pending = [k for k in sent if k not in found]
+    if not pending:
+        return
     rows = conn.execute(
         "SELECT r.record_key FROM record_links l JOIN source_records r ON r.id = l.record_id "
-        "WHERE r.record_key LIKE 'user:lat-%%' AND NOT r.dirty"
+        "WHERE r.source = %s AND r.record_key = ANY(%s) AND NOT r.dirty",
+        (source, pending),
     ).fetchall()
     for (key,) in rows:
         if key in sent and key not in found:
