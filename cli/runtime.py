@@ -32,6 +32,17 @@ class Workers:
             self.threads.append(thread)
         return self
 
+    def wait_ready(self, timeout: float = 60.0) -> Workers:
+        """Wait until the ingest worker has partitions: the group join takes 3 s on the embedded
+        broker (its initial rebalance delay) and more when a round fails, and what is produced
+        meanwhile waits for it. Raises ``TimeoutError`` naming the group when it never comes."""
+        if not self.ingest.assigned.wait(timeout):
+            raise TimeoutError(
+                f"the ingest worker (group {self.ingest.config.group_id}) got no partitions "
+                f"within {timeout:.0f}s; see its log for the broker's answers"
+            )
+        return self
+
     def stop(self, timeout: float = 15.0) -> None:
         self.ingest.stop()
         self.identity.stop()

@@ -109,6 +109,8 @@ class _StartFromStored(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.worker.start_from_stored(list(assigned))
+        if assigned:
+            self.worker.assigned.set()
 
 
 class IngestWorker:
@@ -161,6 +163,7 @@ class IngestWorker:
         )
         self.recoveries = 0
         self._stop = threading.Event()
+        self.assigned = threading.Event()  # set once the group has given this member partitions
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._admin: KafkaAdminClient | None = None

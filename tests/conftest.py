@@ -214,6 +214,7 @@ def running_workers(settings: Settings, engine: Engine) -> Iterator[Workers]:
 
     w = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}").start()
     try:
+        w.wait_ready()  # a test's own timeouts then measure the pipeline, not the group join
         yield w
     finally:
         w.stop()

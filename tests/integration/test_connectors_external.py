@@ -126,6 +126,7 @@ def test_a_webhook_through_it_reaches_a_profile(
     workers: Workers = build_workers(settings, engine, group_id=f"g-{uuid.uuid4().hex[:6]}")
     workers.start()
     try:
+        workers.wait_ready()
         api_key = make_api_key(engine, "read")
         _, key = make_source(engine, connector="helpdesk", name="desk")
         with live_server(settings, engine) as server:
