@@ -31,7 +31,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -256,12 +256,16 @@ def link_profiles(
     """Choose each profile's account (all live profiles when ``profile_ids`` is None)."""
     lock_accounts(session)
     result = AccountResult()
+    company = SourceRecord.traits["company"]
     query = (
-        select(  # only the fields that decide (whole trait documents are large)
+        select(  # only the fields that decide, as text (whole trait documents are large)
             RecordLink.profile_id,
             SourceRecord.account_key,
-            SourceRecord.traits["email"],
-            SourceRecord.traits["company"],
+            SourceRecord.traits["email"].astext,
+            case(
+                (func.jsonb_typeof(company) == "object", company["name"].astext),
+                else_=company.astext,
+            ),
             SourceRecord.external_ids["email"],
         )
         .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
@@ -275,9 +279,6 @@ def link_profiles(
     for pid, account_key, trait_email, company, other_emails in session.execute(query):
         emails = [*(other_emails if isinstance(other_emails, list) else []), trait_email]
         doms = [d for e in emails if isinstance(e, str) and (d := _corporate_domain(e))]
-        if isinstance(company, dict):
-            company = company.get("name")
-        company = company if isinstance(company, str) else None
         rows.append((pid, account_key, doms, company, _company_key(company) if company else None))
     wanted = sorted({row[1] for row in rows if row[1]})
     keys = account_ids_of_keys(session, wanted) if wanted else {}
@@ -335,6 +336,10 @@ def link_profiles(
     if created:
         insert_accounts(session, created)
         result.created_accounts = len(created)
+    result.linked_profiles = len(links)
+    # a link that says what it said already is left alone (its ``linked_at`` stays the time
+    # the person was linked; a full run thus rewrites only what changed)
+    links = _changed_links(session, links, all_profiles=profile_ids is None)
     if links:
         ins = pg_insert(AccountLink)
         session.execute(
@@ -364,9 +369,39 @@ def link_profiles(
         result.merged_accounts = merge_duplicate_accounts(
             session, account_ids=[a["id"] for a in created]
         )
-    result.linked_profiles = len(links)
     session.flush()
     return result
+
+
+def _changed_links(
+    session: Session, links: list[dict[str, Any]], *, all_profiles: bool
+) -> list[dict[str, Any]]:
+    """The ``links`` that differ from the stored ones (account, rule, confidence, evidence)."""
+    if not links:
+        return links
+    query = select(
+        AccountLink.profile_id,
+        AccountLink.account_id,
+        AccountLink.rule,
+        AccountLink.confidence,
+        AccountLink.evidence,
+    )
+    if not all_profiles:
+        query = query.where(
+            in_ids(AccountLink.profile_id, [k["profile_id"] for k in links], uuid=True)
+        )
+    stored = {pid: (acc, rule, conf, ev) for pid, acc, rule, conf, ev in session.execute(query)}
+
+    def same(link: dict[str, Any]) -> bool:
+        was = stored.get(link["profile_id"])
+        if was is None:
+            return False
+        now = (link["account_id"], link["rule"], link["confidence"], link["evidence"])
+        # the account the person's domain created is found by that domain from then on
+        created_by_it = was[1] == "new_domain" and now[1] == "email_domain"
+        return was == now or (created_by_it and (was[0], was[3]) == (now[0], now[3]))
+
+    return [link for link in links if not same(link)]
 
 
 def resolve_accounts(session: Session) -> AccountResult:

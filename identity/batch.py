@@ -213,8 +213,7 @@ def resolve_full(
         spark=spark,
     )
     out.timings.update(res.timings)
-    out.stats["engine"] = engine
-    out.stats = dict(res.stats)
+    out.stats = {**res.stats, "engine": engine}
     if model is None:
         out.trained = res.training_report is not None
         out.model_version = store_model(
@@ -264,13 +263,22 @@ def _evidence(edges: pd.DataFrame) -> dict[int, list[dict[str, Any]]]:
     return found
 
 
+def _needs_model_evidence(rid: int, links: repo.CurrentLinks) -> bool:
+    """Whether a record that stays on its profile gets this run's Splink evidence: not when
+    a shared identifier put it there (that is why it is there; the model agreeing changes
+    nothing), nor when its link holds this model's evidence already (a re-run with the same
+    model rewrites only what moved)."""
+    return links.rule.get(rid) in ("splink", "new_record") and rid not in links.scored
+
+
 def _reconcile(
     session: Session, clusters: pd.DataFrame, edges: pd.DataFrame, out: BatchResult
 ) -> None:
     record_cluster = {
         int(u): str(c) for u, c in zip(clusters["unique_id"], clusters["cluster_id"], strict=True)
     }
-    current = repo.current_links(session)
+    links = repo.current_links(session, model_version=out.model_version)
+    current = links.profile
     created = repo.live_profiles_created(session)
     overlap: Counter[tuple[str, uuid.UUID]] = Counter()
     for rid, cid in record_cluster.items():
@@ -351,7 +359,7 @@ def _reconcile(
     rows = []
     for rid, cid in record_cluster.items():
         pid = assigned[cid]
-        if current.get(rid) != pid or rid in splink:
+        if current.get(rid) != pid or (rid in splink and _needs_model_evidence(rid, links)):
             rows.append((rid, pid))
     out.moved_records = sum(1 for rid, pid in rows if current.get(rid) != pid)
     if rows:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -183,9 +184,33 @@ MERGE_LINKS = UPSERT_LINKS.replace(
 )
 
 
-def current_links(session: Session) -> dict[int, uuid.UUID]:
-    """Every record's profile."""
-    return dict(session.execute(select(RecordLink.record_id, RecordLink.profile_id)).tuples().all())
+@dataclass(frozen=True)
+class CurrentLinks:
+    """Every record's link: its profile, its rule, and whether it holds Splink evidence of
+    the model version asked about."""
+
+    profile: dict[int, uuid.UUID]
+    rule: dict[int, str]
+    scored: set[int]
+
+
+def current_links(session: Session, *, model_version: str | None = None) -> CurrentLinks:
+    """Every record's profile and rule; ``scored``: those whose Splink evidence is of
+    ``model_version``."""
+    has_splink = RecordLink.evidence.has_key("splink")
+    query = select(
+        RecordLink.record_id,
+        RecordLink.profile_id,
+        RecordLink.rule,
+        (RecordLink.model_version == model_version) & has_splink,
+    )
+    out = CurrentLinks({}, {}, set())
+    for rid, pid, rule, scored in session.execute(query):
+        out.profile[rid] = pid
+        out.rule[rid] = rule
+        if scored:
+            out.scored.add(rid)
+    return out
 
 
 def live_profiles_created(session: Session) -> dict[uuid.UUID, datetime]:
@@ -364,6 +389,7 @@ __all__ = [
     "FIELD_SQL",
     "MERGE_LINKS",
     "PERSON_COLUMNS",
+    "CurrentLinks",
     "active_model",
     "active_model_row",
     "candidates",

@@ -141,11 +141,20 @@ class TestBatchResolution:
             account = get_account(session, account_id=bob_link.account_id)
             assert account["domain"] == "contoso.com"
 
-        # a second run changes nothing
+        # a second run changes nothing, and rewrites no link (each keeps when it was made)
+        def linked_at() -> dict[str, Any]:
+            with engine.connect() as conn:
+                records = conn.execute(select(RecordLink.record_id, RecordLink.linked_at)).all()
+                accounts = conn.execute(select(AccountLink.profile_id, AccountLink.linked_at)).all()
+            return {f"r{rid}": at for rid, at in records} | {f"a{pid}": at for pid, at in accounts}
+
+        before = linked_at()
         with unit_of_work(engine) as session:
             second = resolve_full(session)
         assert second.new_profiles == 0 and second.moved_records == 0
         assert second.merged_profiles == 0
+        assert second.stats["accounts"]["linked_profiles"] >= 2
+        assert linked_at() == before
 
     def test_a_manual_split_survives_a_full_run(self, engine: Engine) -> None:
         _world(engine)
