@@ -238,9 +238,16 @@ def resolve_full(
     return out
 
 
-def _evidence(edges: pd.DataFrame) -> dict[int, list[dict[str, Any]]]:
-    """Per record, its strongest in-cluster Splink edges with per-comparison weights."""
-    inside = edges.loc[edges["same_cluster"] & (edges["rule"] == "splink") & ~edges["vetoed"]]
+def _model_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    """The Splink edges inside a cluster (not vetoed)."""
+    return edges.loc[edges["same_cluster"] & (edges["rule"] == "splink") & ~edges["vetoed"]]
+
+
+def _evidence(inside: pd.DataFrame, records: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per record of ``records``, its strongest in-cluster Splink edges (of ``inside``) with
+    per-comparison weights."""
+    ends = (inside["unique_id_l"].astype("int64"), inside["unique_id_r"].astype("int64"))
+    inside = inside.loc[ends[0].isin(records) | ends[1].isin(records)]
     mw_cols = [c for c in inside.columns if c.startswith("mw_")]
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in inside.sort_values("match_probability", ascending=False).itertuples(index=False):
@@ -250,6 +257,8 @@ def _evidence(edges: pd.DataFrame) -> dict[int, list[dict[str, Any]]]:
             (item["unique_id_l"], item["unique_id_r"]),
             (item["unique_id_r"], item["unique_id_l"]),
         ):
+            if int(me) not in records:
+                continue
             bucket = found[int(me)]
             if len(bucket) < 3:
                 bucket.append(
@@ -355,12 +364,16 @@ def _reconcile(
         )
     out.merged_profiles = len(absorbed)
 
-    splink = _evidence(edges)
+    inside = _model_edges(edges)
+    modelled = set(inside["unique_id_l"].astype("int64")) | set(
+        inside["unique_id_r"].astype("int64")
+    )
     rows = []
     for rid, cid in record_cluster.items():
         pid = assigned[cid]
-        if current.get(rid) != pid or (rid in splink and _needs_model_evidence(rid, links)):
+        if current.get(rid) != pid or (rid in modelled and _needs_model_evidence(rid, links)):
             rows.append((rid, pid))
+    splink = _evidence(inside, {rid for rid, _ in rows})
     out.moved_records = sum(1 for rid, pid in rows if current.get(rid) != pid)
     if rows:
         repo.merge_links(
