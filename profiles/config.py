@@ -169,6 +169,9 @@ class ScheduleConfig(_Frozen):
     #: every segment is fully re-evaluated at least this often (safety net)
     full_refresh_seconds: int = 3600
     accounts_refresh_seconds: int = 300
+    #: the dashboard's figures about the base are recomputed this often (at least ten times
+    #: what one computation takes, so it never costs more than a tenth of a connection)
+    dashboard_refresh_seconds: int = 60
 
 
 class ConsentConfig(_Frozen):

@@ -14,16 +14,19 @@ Complaints past their deadline are the open cases whose channel deadline
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from kindred.models import DashboardSnapshot
 from profiles.config import STAGES, ProfilesConfig, load_config
 
-__all__ = ["DashboardOut", "dashboard"]
+__all__ = ["DashboardOut", "dashboard", "refresh_dashboard_snapshot"]
 
 TEMPERATURES = ("warm", "hot", "cold")  # the healthy order
 LIFECYCLE = ("prospect", "new", "active_customer", "re_acquired", "lapsing", "inactive")
@@ -91,8 +94,24 @@ class PipelineOut(BaseModel):
     dead_letters_pending: int
 
 
+class BaseFigures(BaseModel):
+    """The figures about the base: one scan of the live profiles (and their complaints)."""
+
+    profiles: int = Field(description="live profiles (not merged away, not deleted)")
+    temperature: TemperatureOut
+    lifecycle: list[Group]
+    activity: ActivityOut
+    journey: list[StageOut] = Field(description="awareness to advocacy, then no stage")
+    complaints: list[ComplaintChannelOut]
+
+
 class DashboardOut(BaseModel):
     generated_at: datetime
+    base_computed_at: datetime = Field(
+        description="when the figures about the base (profiles to complaints) were computed: "
+        "now, or by the profiles worker when scanning every profile per request is too slow"
+    )
+    base_source: Literal["live", "snapshot"]
     profiles: int = Field(description="live profiles (not merged away, not deleted)")
     temperature: TemperatureOut
     lifecycle: list[Group]
@@ -301,20 +320,77 @@ def _pipeline(session: Session) -> PipelineOut:
     )
 
 
-def dashboard(session: Session) -> DashboardOut:
-    """Every figure of the dashboard, read in the session's one transaction."""
-    config = load_config(session)
-    now_value: Any = session.execute(text("SELECT now()")).scalar_one()
-    now = now_value if isinstance(now_value, datetime) else datetime.now(UTC)
+#: a scan of the base that took less than this is done per request (the figures are live);
+#: beyond it the API serves the profiles worker's snapshot
+LIVE_BUDGET_MS = 250.0
+SNAPSHOT = "base"
+
+
+def _now(session: Session) -> datetime:
+    value: Any = session.execute(text("SELECT now()")).scalar_one()
+    return value if isinstance(value, datetime) else datetime.now(UTC)
+
+
+def base_figures(session: Session, config: ProfilesConfig) -> BaseFigures:
+    """One scan of the live profiles: temperature, lifecycle, activity, journey, complaints."""
     total, temperature, lifecycle, activity, journey = _profile_figures(session, config)
-    return DashboardOut(
-        generated_at=now,
+    return BaseFigures(
         profiles=total,
         temperature=temperature,
         lifecycle=lifecycle,
         activity=activity,
         journey=journey,
         complaints=_complaints(session, config),
+    )
+
+
+def refresh_dashboard_snapshot(session: Session, config: ProfilesConfig | None = None) -> float:
+    """Compute the base's figures and store them as the snapshot (the profiles worker's
+    job); returns what the scan took, in ms. The caller commits."""
+    config = config or load_config(session)
+    started = time.perf_counter()
+    figures = base_figures(session, config)
+    took_ms = round((time.perf_counter() - started) * 1000, 1)
+    values = {
+        "name": SNAPSHOT,
+        "figures": figures.model_dump(mode="json"),
+        "computed_at": _now(session),
+        "took_ms": took_ms,
+    }
+    session.execute(
+        pg_insert(DashboardSnapshot)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["name"], set_=values)
+    )
+    return took_ms
+
+
+def dashboard(session: Session) -> DashboardOut:
+    """Every figure of the dashboard, read in the session's one transaction. The figures
+    about the base are computed now while that is cheap (the last scan took less than
+    ``LIVE_BUDGET_MS``, or none was stored yet), else read from the profiles worker's
+    snapshot (``base_computed_at`` says when); ingest and pipeline figures are always live."""
+    config = load_config(session)
+    now = _now(session)
+    snapshot = session.execute(
+        select(DashboardSnapshot).where(DashboardSnapshot.name == SNAPSHOT)
+    ).scalar_one_or_none()
+    base: BaseFigures | None = None
+    if snapshot is not None and snapshot.took_ms >= LIVE_BUDGET_MS:
+        try:
+            base = BaseFigures.model_validate(snapshot.figures)
+        except ValueError:  # stored by an older version: scan instead
+            base = None
+    source: Literal["live", "snapshot"] = "snapshot" if base is not None else "live"
+    if base is None or snapshot is None:
+        base, computed_at = base_figures(session, config), now
+    else:
+        computed_at = snapshot.computed_at
+    return DashboardOut(
+        generated_at=now,
+        base_computed_at=computed_at,
+        base_source=source,
+        **base.model_dump(),
         ingest=_ingest(session, now),
         pipeline=_pipeline(session),
     )

@@ -41,6 +41,7 @@ from kindred.signals import stop_on_signals
 from kindred.workloop import Retry, run_loop
 from profiles import repository as repo
 from profiles.config import ProfilesConfig, load_config
+from profiles.dashboard import refresh_dashboard_snapshot
 from profiles.materialise import recompute_profiles, refresh_accounts
 from profiles.segments import (
     changes_after,
@@ -381,12 +382,33 @@ class ProfilesWorker:
         if self._publisher is not None and not is_deadlock(err):
             self._publisher.close_now()
 
+    def refresh_dashboard(self) -> float:
+        """Store the dashboard's figures about the base; returns the seconds to wait before
+        the next refresh (the configured interval, at least ten times what this one took)."""
+        config = self.config()
+        with unit_of_work(self.engine) as session:
+            took_ms = refresh_dashboard_snapshot(session, config)
+        return max(float(config.schedule.dashboard_refresh_seconds), took_ms / 100)
+
+    def _dashboard_loop(self) -> None:
+        """In a thread of its own: a scan of every profile (seconds at 1M) must not hold up
+        the stale profiles behind it."""
+        while not self._stop.is_set():
+            try:
+                wait = self.refresh_dashboard()
+            except Exception as err:
+                log.warning("dashboard snapshot failed (%s); retrying in 30 s", err)
+                wait = 30.0
+            self._stop.wait(wait)
+
     def run(self) -> None:
         """Tick until stopped. A deadlock is retried at once; other failures back off (up to
-        5 s) and drop the Kafka producer (a restarted broker needs a new one)."""
+        5 s) and drop the Kafka producer (a restarted broker needs a new one). The dashboard
+        snapshot is refreshed in a thread beside the ticks."""
         beat = self.heartbeat
         if beat is not None:
             beat.start()
+        threading.Thread(target=self._dashboard_loop, name="kindred-dashboard", daemon=True).start()
         try:
             run_loop(
                 lambda: self.tick().busy,

@@ -366,7 +366,14 @@
     status.append(
       h("strong", { id: "dashboard-profiles" }, num(d.profiles)),
       " live profiles \u00b7 figures as of ",
-      timeEl(d.generated_at, false),
+      timeEl(d.base_computed_at || d.generated_at, false),
+      d.base_source === "snapshot"
+        ? h(
+            "span",
+            { id: "dashboard-snapshot", class: "small" },
+            " (recomputed by the profiles worker every minute or so; ingest and pipeline are live)",
+          )
+        : null,
     );
     const grid = h(
       "div",

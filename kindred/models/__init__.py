@@ -52,6 +52,7 @@ from kindred.models.privacy import (
 )
 from kindred.models.profiles import (
     AccountComputed,
+    DashboardSnapshot,
     ProfilesCursor,
     ProfilesSetting,
     Segment,
@@ -75,6 +76,7 @@ __all__ = [
     "ApiKey",
     "ConnectorDeadLetter",
     "ConsumerOffset",
+    "DashboardSnapshot",
     "DeadLetter",
     "Event",
     "GenericIdentifier",

@@ -8,7 +8,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +28,7 @@ from kindred.models.base import JsonDict
 
 __all__ = [
     "AccountComputed",
+    "DashboardSnapshot",
     "ProfilesCursor",
     "ProfilesSetting",
     "Segment",
@@ -129,3 +141,16 @@ class ProfilesCursor(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DashboardSnapshot(Base):
+    """The dashboard's figures about the base (temperature, lifecycle, activity, journey,
+    complaints) as last computed by the profiles worker, and what computing them took: the
+    API serves them instead of scanning every profile per request once that scan is slow."""
+
+    __tablename__ = "dashboard_snapshots"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    took_ms: Mapped[float] = mapped_column(Float)

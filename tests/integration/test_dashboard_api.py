@@ -15,9 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+import profiles.dashboard
 from kindred.db import unit_of_work
 from kindred.models import Profile
-from profiles.dashboard import dashboard
+from profiles.dashboard import dashboard, refresh_dashboard_snapshot
+from profiles.worker import ProfilesWorker
 from tests.helpers import basic, bearer, make_api_key, make_source
 
 pytestmark = pytest.mark.integration
@@ -174,6 +176,41 @@ class TestDashboardFigures:
         assert age is not None and 590 < age < 700
 
 
+class TestDashboardSnapshot:
+    def test_a_slow_scan_is_served_from_the_workers_snapshot(
+        self, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        make_profile(engine, temperature="warm")
+        with unit_of_work(engine) as session:
+            assert dashboard(session).base_source == "live"  # no snapshot yet
+        worker = ProfilesWorker(engine, publish=False, heartbeat=False)
+        assert worker.refresh_dashboard() >= 60
+        with unit_of_work(engine) as session:
+            assert dashboard(session).base_source == "live"  # that scan was cheap: live
+        # scans slower than the live budget are served from the snapshot
+        monkeypatch.setattr(profiles.dashboard, "LIVE_BUDGET_MS", 0.0)
+        make_profile(engine, temperature="cold")
+        with unit_of_work(engine) as session:
+            session.execute(
+                text(
+                    "INSERT INTO source_records (source, record_key, channel, first_seen, "
+                    "last_seen, dirty, updated_at) VALUES ('s', 'k1', 'web', now(), now(), "
+                    "true, now())"
+                )
+            )
+        with unit_of_work(engine) as session:
+            d = dashboard(session)
+        assert d.base_source == "snapshot"
+        assert d.profiles == 1 and d.temperature.groups[0].profiles == 1
+        assert d.base_computed_at < d.generated_at
+        assert d.pipeline.unresolved_records == 1  # the pipeline is always live
+        worker.refresh_dashboard()
+        with unit_of_work(engine) as session:
+            d = dashboard(session)
+        assert d.base_source == "snapshot" and d.profiles == 2
+        assert [g.profiles for g in d.temperature.groups] == [1, 0, 1]
+
+
 class TestDashboardHttp:
     def test_read_scope_and_response(self, server: str, engine: Engine) -> None:
         make_profile(engine, temperature="warm", lifecycle="new", stage="awareness")
@@ -266,9 +303,21 @@ def test_dashboard_time_at_size(engine: Engine, size: int) -> None:
         with unit_of_work(engine) as session:
             d = dashboard(session)
         took.append(time.monotonic() - started)
+    with unit_of_work(engine) as session:
+        scan_ms = refresh_dashboard_snapshot(session)
+    served = []
+    for _ in range(3):
+        started = time.monotonic()
+        with unit_of_work(engine) as session:
+            snap = dashboard(session)
+        served.append(time.monotonic() - started)
     print(
-        f"\ndashboard at {size:,} profiles: {[round(t, 3) for t in took]} s (fill {fill_s:.0f} s)"
+        f"\ndashboard at {size:,} profiles: live {[round(t, 3) for t in took]} s, snapshot "
+        f"scan {scan_ms:.0f} ms, served from it {[round(t, 3) for t in served]} s "
+        f"(fill {fill_s:.0f} s)"
     )
+    if scan_ms >= profiles.dashboard.LIVE_BUDGET_MS:
+        assert snap.base_source == "snapshot" and snap.profiles == size
     assert d.profiles == size
     assert sum(g.profiles for g in d.temperature.groups) == size
     assert d.temperature.healthy is False  # warm 50%, hot 25%, cold 25%: hot and cold tie
