@@ -396,6 +396,12 @@ def resolve(
         "--engine",
         help="with --full: score pairs on duckdb (in process) or spark (KINDRED_SPARK_MASTER)",
     ),
+    all_accounts: bool = typer.Option(
+        False,
+        "--all-accounts",
+        help="with --full: choose every profile's account again (after the account rules "
+        "changed), not only those of the profiles this run changed",
+    ),
 ) -> None:
     """Resolve identities now. ``--full``: every record through the full resolver
     (deterministic links, overrides, Splink, constrained clustering), keeping profile ids."""
@@ -417,7 +423,9 @@ def resolve(
                 progress.update(task, description=message)
 
             with unit_of_work() as session:
-                result = resolve_full(session, progress=say, engine=chosen)
+                result = resolve_full(
+                    session, progress=say, engine=chosen, all_accounts=all_accounts
+                )
         typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         return
     total = 0

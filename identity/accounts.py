@@ -404,12 +404,14 @@ def _changed_links(
     return [link for link in links if not same(link)]
 
 
-def resolve_accounts(session: Session) -> AccountResult:
+def resolve_accounts(
+    session: Session, *, profile_ids: Collection[uuid.UUID] | None = None
+) -> AccountResult:
     """The batch path: take the dirty account records, merge duplicate accounts, then choose
-    the account of every live profile."""
+    the account of every live profile (of ``profile_ids`` only, when given)."""
     absorb_account_records(session)
     merged = merge_duplicate_accounts(session)
-    result = link_profiles(session)
+    result = link_profiles(session, profile_ids=profile_ids)
     result.merged_accounts += merged
     return result
 

@@ -177,11 +177,17 @@ def resolve_full(
     progress: Callable[[str], None] | None = None,
     engine: EngineName = "duckdb",
     spark: SparkConfig | None = None,
+    all_accounts: bool = False,
 ) -> BatchResult:
     """Re-resolve every record with the full resolver; keep profile ids stable. ``engine``
     scores the candidate pairs in process (``duckdb``) or on Spark (``spark``, configured by
     ``spark`` or ``KINDRED_SPARK_*``); the model is the same either way (the active one, or
-    trained on DuckDB)."""
+    trained on DuckDB).
+
+    Accounts: the dirty account records are taken and duplicate accounts merged; then the
+    profiles this run created or changed get their account chosen again. The others keep
+    theirs (every identity pass keeps a profile's account current as its records arrive);
+    ``all_accounts`` re-links every live profile (after the account rules changed)."""
     say = progress or (lambda _m: None)
     lock_resolver(session)
     out = BatchResult()
@@ -228,11 +234,11 @@ def resolve_full(
 
     say("reconciling clusters with existing profiles")
     t = time.perf_counter()
-    _reconcile(session, res.clusters, res.edges, out)
+    touched = _reconcile(session, res.clusters, res.edges, out)
     out.timings["reconcile_s"] = round(time.perf_counter() - t, 2)
     say("resolving accounts")
     t = time.perf_counter()
-    accounts = resolve_accounts(session)
+    accounts = resolve_accounts(session, profile_ids=None if all_accounts else touched)
     out.stats["accounts"] = accounts.__dict__
     out.timings["accounts_s"] = round(time.perf_counter() - t, 2)
     return out
@@ -282,7 +288,9 @@ def _needs_model_evidence(rid: int, links: repo.CurrentLinks) -> bool:
 
 def _reconcile(
     session: Session, clusters: pd.DataFrame, edges: pd.DataFrame, out: BatchResult
-) -> None:
+) -> set[uuid.UUID]:
+    """Map the clusters onto profiles (the one holding most of a cluster's records keeps its
+    id), write what changed; returns the live profiles whose records changed."""
     record_cluster = {
         int(u): str(c) for u, c in zip(clusters["unique_id"], clusters["cluster_id"], strict=True)
     }
@@ -395,3 +403,4 @@ def _reconcile(
     if touched:
         repo.mark_stale_now(session, touched)
     session.flush()
+    return touched - set(absorbed)
