@@ -305,7 +305,7 @@ def _reconcile(
     assigned: dict[str, uuid.UUID] = {}
     used: set[uuid.UUID] = set()
     for (cid, pid), _count in sorted(
-        overlap.items(), key=lambda kv: (-kv[1], created.get(kv[0][1]), str(kv[0][1]))
+        overlap.items(), key=lambda kv: (-kv[1], created.get(kv[0][1], float("inf")), str(kv[0][1]))
     ):
         if cid in assigned or pid in used or pid not in created:
             continue

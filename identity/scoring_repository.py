@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from identity.repository import UPSERT_LINKS
-from kindred.db import execute_arrays, in_ids
+from kindred.db import execute_arrays, fetch_rows, in_ids
 from kindred.models import IdentityChange, Profile, RecordLink, SplinkModel
 from kindred.models.identity import IdentityOverride
 
@@ -197,29 +197,26 @@ class CurrentLinks:
 def current_links(session: Session, *, model_version: str | None = None) -> CurrentLinks:
     """Every record's profile and rule; ``scored``: those whose Splink evidence is of
     ``model_version``."""
-    has_splink = RecordLink.evidence.has_key("splink")
-    query = select(
-        RecordLink.record_id,
-        RecordLink.profile_id,
-        RecordLink.rule,
-        (RecordLink.model_version == model_version) & has_splink,
+    rows = fetch_rows(
+        session,
+        "SELECT record_id, profile_id, rule, "
+        "coalesce(model_version = %(version)s AND evidence ? 'splink', false) FROM record_links",
+        {"version": model_version},
     )
-    out = CurrentLinks({}, {}, set())
-    for rid, pid, rule, scored in session.execute(query):
-        out.profile[rid] = pid
-        out.rule[rid] = rule
-        if scored:
-            out.scored.add(rid)
-    return out
+    return CurrentLinks(
+        profile={r[0]: r[1] for r in rows},
+        rule={r[0]: r[2] for r in rows},
+        scored={r[0] for r in rows if r[3]},
+    )
 
 
-def live_profiles_created(session: Session) -> dict[uuid.UUID, datetime]:
-    """Every live (not merged) profile and when it was created."""
-    return dict(
-        session.execute(select(Profile.id, Profile.created_at).where(Profile.merged_into.is_(None)))
-        .tuples()
-        .all()
+def live_profiles_created(session: Session) -> dict[uuid.UUID, float]:
+    """Every live (not merged) profile and when it was created (epoch seconds: an order)."""
+    rows = fetch_rows(
+        session,
+        "SELECT id, extract(epoch FROM created_at)::float8 FROM profiles WHERE merged_into IS NULL",
     )
+    return dict(rows)
 
 
 def insert_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
