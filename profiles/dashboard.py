@@ -105,19 +105,13 @@ class BaseFigures(BaseModel):
     complaints: list[ComplaintChannelOut]
 
 
-class DashboardOut(BaseModel):
+class DashboardOut(BaseFigures):
     generated_at: datetime
     base_computed_at: datetime = Field(
         description="when the figures about the base (profiles to complaints) were computed: "
         "now, or by the profiles worker when scanning every profile per request is too slow"
     )
     base_source: Literal["live", "snapshot"]
-    profiles: int = Field(description="live profiles (not merged away, not deleted)")
-    temperature: TemperatureOut
-    lifecycle: list[Group]
-    activity: ActivityOut
-    journey: list[StageOut] = Field(description="awareness to advocacy, then no stage")
-    complaints: list[ComplaintChannelOut]
     ingest: IngestOut
     pipeline: PipelineOut
 
