@@ -367,14 +367,16 @@
       h("strong", { id: "dashboard-profiles" }, num(d.profiles)),
       " live profiles \u00b7 figures as of ",
       timeEl(d.base_computed_at || d.generated_at, false),
-      d.base_source === "snapshot"
-        ? h(
-            "span",
-            { id: "dashboard-snapshot", class: "small" },
-            " (recomputed by the profiles worker every minute or so; ingest and pipeline are live)",
-          )
-        : null,
     );
+    if (d.base_source === "snapshot") {
+      status.append(
+        h(
+          "span",
+          { id: "dashboard-snapshot", class: "small" },
+          " (recomputed by the profiles worker every minute or so; ingest and pipeline are live)",
+        ),
+      );
+    }
     const grid = h(
       "div",
       { id: "dashboard-grid", class: "dash-grid" },

@@ -4,6 +4,7 @@ chart is drawn, with the numbers of GET /v1/dashboard, at both widths, without e
 from __future__ import annotations
 
 import statistics
+import re
 import time
 from typing import Any
 
@@ -79,6 +80,11 @@ def test_dashboard_charts(
             page.locator("#topnav-pages a[data-view=dashboard-view]").get_attribute("aria-current")
             == "page"
         )
+        # no value the page failed to render ("null", "undefined", "NaN") anywhere on it
+        text = page.inner_text("main")
+        assert not re.search(r"(null|undefined|NaN)\b", text), text[:500]
+        status = page.inner_text("#dashboard-status")
+        assert re.match(r"[\d,]+ live profiles \u00b7 figures as of \S", status), status
 
         # temperature: one bar per group, labelled and valued as the API says
         temps = _bars(page, "temperature-card")
