@@ -3,8 +3,8 @@ chart is drawn, with the numbers of GET /v1/dashboard, at both widths, without e
 
 from __future__ import annotations
 
-import statistics
 import re
+import statistics
 import time
 from typing import Any
 
