@@ -6,6 +6,7 @@ batch posted to the collector."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -298,9 +299,12 @@ def _timed_dashboard(engine: Engine, times: int = 3) -> tuple[list[float], Dashb
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("size", [100_000])
+@pytest.mark.parametrize(
+    "size", [int(n) for n in os.environ.get("KINDRED_DASHBOARD_SIZES", "100000").split(",")]
+)
 def test_dashboard_time_at_size(engine: Engine, size: int) -> None:
-    """`pytest -m slow -s`: how long the dashboard's queries take at ``size`` profiles."""
+    """`pytest -m slow -s`: how long the dashboard's queries take at ``size`` profiles
+    (``KINDRED_DASHBOARD_SIZES=100000,1000000``), scanned live and served from the snapshot."""
     started = time.monotonic()
     with unit_of_work(engine) as session:
         session.execute(text(_FILL), {"n": size})
