@@ -372,11 +372,13 @@ def mark_stale(session: Session, profile_id: uuid.UUID) -> None:
 
 
 def mark_scored(session: Session, record_ids: list[int]) -> None:
-    """Flag the links of ``record_ids`` as scored (kept evidence otherwise)."""
+    """Flag the links of those of ``record_ids`` still alone on the profile they started
+    (rule ``new_record``) as scored: the model had its say and placed them nowhere else
+    (kept evidence otherwise)."""
     session.execute(
         text(
             "UPDATE record_links SET evidence = evidence || '{\"scored\": true}'::jsonb "
-            "WHERE record_id = ANY(:ids) AND NOT (evidence ? 'scored')"
+            "WHERE record_id = ANY(:ids) AND rule = 'new_record' AND NOT (evidence ? 'scored')"
         ),
         {"ids": record_ids},
     )

@@ -71,6 +71,7 @@ from identity.repository import (
     shared_identifier_pairs,
     write_pass,
 )
+from identity.scoring_repository import mark_scored
 
 __all__ = [
     "ResolveResult",
@@ -178,6 +179,10 @@ def resolve_dirty(
 
     hood = _locked_neighbourhood(session, batch_ids, recheck=recheck, scorer=scorer)
     _place_components(session, hood, link_batch(hood), result)
+    if scorer is not None:
+        # the model had its say on this pass's records: those it placed nowhere are final
+        # (a second stage, or a reader waiting for the outcome, knows they were scored)
+        mark_scored(session, batch_ids)
     _finish(session, records, recheck=recheck, result=result)
     return result
 

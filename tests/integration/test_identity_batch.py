@@ -226,6 +226,53 @@ class TestStreamingProbabilistic:
         assert link.rule == "splink"
         assert link.evidence["shared"][0]["comparisons"]
 
+    def test_a_record_the_model_places_nowhere_is_marked_scored(self, engine: Engine) -> None:
+        """Its outcome is final: a reader waiting for it (or a second stage) can tell it from
+        one not scored yet. A record a shared identifier placed is not marked."""
+        from identity.streaming import SplinkScorer
+
+        _world(engine)
+        with unit_of_work(engine) as session:
+            resolve_full(session)
+        events = [
+            parse_event(
+                {
+                    "messageId": "stranger",
+                    "source": "fb",
+                    "channel": "ads",
+                    "type": "identify",
+                    "recordKey": "lead:fb:78",
+                    "traits": {"first_name": "Zebulon", "last_name": "Quarrington"},
+                }
+            ),
+            parse_event(
+                {
+                    "messageId": "bob-again",
+                    "source": "fb",
+                    "channel": "ads",
+                    "type": "identify",
+                    "recordKey": "lead:fb:79",
+                    "traits": {"first_name": "Robert", "email": "bob@contoso.com"},
+                }
+            ),
+        ]
+        with unit_of_work(engine) as session:
+            persist_events(session, events)
+            resolve_dirty(session, scorer=SplinkScorer())
+        with Session(engine) as session:
+            links = {
+                key: link
+                for key, link in session.execute(
+                    select(SourceRecord.record_key, RecordLink)
+                    .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
+                    .where(SourceRecord.record_key.in_(["lead:fb:78", "lead:fb:79"]))
+                ).tuples()
+            }
+        assert links["lead:fb:78"].rule == "new_record"
+        assert links["lead:fb:78"].evidence.get("scored") is True
+        assert links["lead:fb:79"].rule == "shared_identifier"
+        assert "scored" not in links["lead:fb:79"].evidence
+
     def test_deterministic_links_do_not_wait_for_the_model(self, engine: Engine) -> None:
         """With ``defer_scoring`` the records only the model can place stay dirty for a pass
         of their own; the others are resolved at once. The identity worker runs both."""
