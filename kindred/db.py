@@ -112,15 +112,21 @@ def unit_of_work(engine: Engine | None = None) -> Iterator[Session]:
         session.close()
 
 
+def driver_connection(session: Session) -> Any:
+    """The psycopg connection under ``session`` (its transaction), for what SQLAlchemy does
+    slowly or not at all: binary array parameters, reads of a million rows, COPY."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    return raw
+
+
 def execute_arrays(
     session: Session, sql: str, params: dict[str, list[Any]], *, returning: bool = False
 ) -> list[tuple[Any, ...]]:
     """Run a bulk statement whose parameters are one array per column (``%(name)b`` binary
     placeholders, unnested server-side) through psycopg directly: a constant number of
     parameters however large the batch, and no text-array escaping."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
+    with driver_connection(session).cursor() as cur:
         cur.execute(sql, params)
         return list(cur.fetchall()) if returning else []
 
@@ -128,9 +134,7 @@ def execute_arrays(
 def fetch_rows(session: Session, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
     """All rows of a read through psycopg directly, as plain tuples: for reads of a million
     rows, where SQLAlchemy's row objects cost more than the query."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
+    with driver_connection(session).cursor() as cur:
         cur.execute(sql, params or {})
         return list(cur.fetchall())
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from kindred.db import driver_connection
 from kindred.models import Profile, Segment
 
 CHANGES_LOCK = 7_331_501  # pg advisory lock: one writer of segment_changes at a time
@@ -272,8 +273,7 @@ def copy_out(
 ) -> Iterator[bytes]:
     """Stream a ``COPY ... TO STDOUT`` in chunks of about 256 KiB (``header`` first). The
     statement runs when the first chunk is asked for, on this session's connection."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
+    raw = driver_connection(session)
 
     def stream() -> Iterator[bytes]:
         if header:
