@@ -261,11 +261,8 @@ def link_profiles(
         select(  # only the fields that decide, as text (whole trait documents are large)
             RecordLink.profile_id,
             SourceRecord.account_key,
-            SourceRecord.traits["email"].astext,
-            case(
-                (func.jsonb_typeof(company) == "object", company["name"].astext),
-                else_=company.astext,
-            ),
+            _json_string(SourceRecord.traits["email"]),
+            func.coalesce(_json_string(company), _json_string(company["name"])),
             SourceRecord.external_ids["email"],
         )
         .join(SourceRecord, SourceRecord.id == RecordLink.record_id)
@@ -371,6 +368,12 @@ def link_profiles(
         )
     session.flush()
     return result
+
+
+def _json_string(value: Any) -> Any:
+    """A JSON value as text when it is a string, else NULL (a number, list or object sent
+    as an email or company decides nothing)."""
+    return case((func.jsonb_typeof(value) == "string", value.astext))
 
 
 def _changed_links(

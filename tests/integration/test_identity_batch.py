@@ -185,6 +185,28 @@ class TestBatchResolution:
         assert live >= 5
 
 
+class TestAccountInputs:
+    def test_an_email_or_company_that_is_not_a_string_links_no_account(
+        self, engine: Engine
+    ) -> None:
+        _send(
+            engine,
+            "site",
+            "web",
+            {
+                "type": "identify",
+                "userId": "u-odd",
+                "traits": {"email": ["odd@globex.com"], "company": {"name": 42}},
+            },
+            {"type": "identify", "userId": "u-even", "traits": {"email": "even@initech.com"}},
+        )
+        with Session(engine) as session:
+            odd = session.get(AccountLink, _profile(engine, "user:u-odd"))
+            even = session.get(AccountLink, _profile(engine, "user:u-even"))
+        assert odd is None
+        assert even is not None and even.evidence == "initech.com"
+
+
 class TestStreamingProbabilistic:
     def test_a_new_record_with_no_shared_identifier_joins_by_model(self, engine: Engine) -> None:
         from identity.streaming import SplinkScorer
