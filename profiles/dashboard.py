@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, text
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -341,22 +341,33 @@ def base_figures(session: Session, config: ProfilesConfig) -> BaseFigures:
 def refresh_dashboard_snapshot(session: Session, config: ProfilesConfig | None = None) -> float:
     """Compute the base's figures and store them as the snapshot (the profiles worker's
     job); returns what the scan took, in ms. The caller commits."""
-    config = config or load_config(session)
     started = time.perf_counter()
-    figures = base_figures(session, config)
+    figures = base_figures(session, config or load_config(session))
     took_ms = round((time.perf_counter() - started) * 1000, 1)
-    values = {
-        "name": SNAPSHOT,
+    values: dict[str, Any] = {
         "figures": figures.model_dump(mode="json"),
-        "computed_at": _now(session),
+        "computed_at": func.now(),
         "took_ms": took_ms,
     }
     session.execute(
         pg_insert(DashboardSnapshot)
-        .values(**values)
+        .values(name=SNAPSHOT, **values)
         .on_conflict_do_update(index_elements=["name"], set_=values)
     )
     return took_ms
+
+
+def _stored_figures(session: Session) -> tuple[BaseFigures, datetime] | None:
+    """The snapshot's figures and when they were computed, when scanning per request is too
+    slow (the last scan took ``LIVE_BUDGET_MS`` or more) and the stored figures are readable
+    (a snapshot stored by an older version is not)."""
+    snapshot = session.get(DashboardSnapshot, SNAPSHOT)
+    if snapshot is None or snapshot.took_ms < LIVE_BUDGET_MS:
+        return None
+    try:
+        return BaseFigures.model_validate(snapshot.figures), snapshot.computed_at
+    except ValueError:
+        return None
 
 
 def dashboard(session: Session) -> DashboardOut:
@@ -364,27 +375,17 @@ def dashboard(session: Session) -> DashboardOut:
     about the base are computed now while that is cheap (the last scan took less than
     ``LIVE_BUDGET_MS``, or none was stored yet), else read from the profiles worker's
     snapshot (``base_computed_at`` says when); ingest and pipeline figures are always live."""
-    config = load_config(session)
     now = _now(session)
-    snapshot = session.execute(
-        select(DashboardSnapshot).where(DashboardSnapshot.name == SNAPSHOT)
-    ).scalar_one_or_none()
-    base: BaseFigures | None = None
-    if snapshot is not None and snapshot.took_ms >= LIVE_BUDGET_MS:
-        try:
-            base = BaseFigures.model_validate(snapshot.figures)
-        except ValueError:  # stored by an older version: scan instead
-            base = None
-    source: Literal["live", "snapshot"] = "snapshot" if base is not None else "live"
-    if base is None or snapshot is None:
-        base, computed_at = base_figures(session, config), now
+    stored = _stored_figures(session)
+    if stored is None:
+        base, computed_at = base_figures(session, load_config(session)), now
     else:
-        computed_at = snapshot.computed_at
+        base, computed_at = stored
     return DashboardOut(
         generated_at=now,
         base_computed_at=computed_at,
-        base_source=source,
-        **base.model_dump(),
+        base_source="live" if stored is None else "snapshot",
+        **dict(base),
         ingest=_ingest(session, now),
         pipeline=_pipeline(session),
     )
