@@ -245,15 +245,15 @@ def resolve_full(
 
 
 def _model_edges(edges: pd.DataFrame) -> pd.DataFrame:
-    """The Splink edges inside a cluster (not vetoed)."""
-    return edges.loc[edges["same_cluster"] & (edges["rule"] == "splink") & ~edges["vetoed"]]
+    """The Splink edges inside a cluster (not vetoed), their ends as record ids (int)."""
+    inside = edges.loc[edges["same_cluster"] & (edges["rule"] == "splink") & ~edges["vetoed"]]
+    return inside.astype({"unique_id_l": "int64", "unique_id_r": "int64"})
 
 
 def _evidence(inside: pd.DataFrame, records: set[int]) -> dict[int, list[dict[str, Any]]]:
-    """Per record of ``records``, its strongest in-cluster Splink edges (of ``inside``) with
-    per-comparison weights."""
-    ends = (inside["unique_id_l"].astype("int64"), inside["unique_id_r"].astype("int64"))
-    inside = inside.loc[ends[0].isin(records) | ends[1].isin(records)]
+    """Per record of ``records``, its strongest in-cluster Splink edges (of ``inside``, from
+    ``_model_edges``) with per-comparison weights."""
+    inside = inside.loc[inside["unique_id_l"].isin(records) | inside["unique_id_r"].isin(records)]
     mw_cols = [c for c in inside.columns if c.startswith("mw_")]
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in inside.sort_values("match_probability", ascending=False).itertuples(index=False):
@@ -373,9 +373,7 @@ def _reconcile(
     out.merged_profiles = len(absorbed)
 
     inside = _model_edges(edges)
-    modelled = set(inside["unique_id_l"].astype("int64")) | set(
-        inside["unique_id_r"].astype("int64")
-    )
+    modelled = set(inside["unique_id_l"]) | set(inside["unique_id_r"])
     rows = []
     for rid, cid in record_cluster.items():
         pid = assigned[cid]
